@@ -1,0 +1,1 @@
+"""Small Panel views; none of them touches DuckDB."""

@@ -1,0 +1,139 @@
+"""Table names and the versioned migrations of the DuckDB store (applied by `pipelines.store`)."""
+
+from __future__ import annotations
+
+EVENTS = "events"
+EVENTS_CURRENT = "events_current"
+PLAYERS = "players"
+PLAYER_PROPERTIES = "player_properties"
+PLAYER_MERGES = "player_merges"
+PLAYER_ALIASES = "player_aliases"
+INGEST_BATCHES = "ingest_batches"
+REJECTED_ROWS = "rejected_rows"
+MIGRATIONS = "schema_migrations"
+
+# Column order of `events`: the staging layer produces exactly these (less the store-assigned ones).
+EVENT_COLUMNS: tuple[str, ...] = (
+    "event_id", "seq", "record_key", "player_id", "property_id", "ts", "event_type",
+    "amount", "currency", "points", "game", "game_type", "location", "avg_bet", "minutes",
+    "theo", "casino_win", "ends_at", "attrs", "source", "source_ref", "actor", "role",
+    "recorded_at", "batch_id", "corrects_event_id",
+)
+STORE_ASSIGNED = ("event_id", "seq", "actor", "role", "recorded_at", "batch_id", "corrects_event_id")
+
+_V1 = [
+    f"""CREATE TABLE {EVENTS} (
+        event_id VARCHAR NOT NULL,
+        seq BIGINT NOT NULL,
+        record_key VARCHAR NOT NULL,
+        player_id VARCHAR NOT NULL,
+        property_id VARCHAR,
+        ts TIMESTAMP NOT NULL,
+        event_type VARCHAR NOT NULL,
+        amount DOUBLE,
+        currency VARCHAR,
+        points DOUBLE,
+        game VARCHAR,
+        game_type VARCHAR,
+        location VARCHAR,
+        avg_bet DOUBLE,
+        minutes DOUBLE,
+        theo DOUBLE,
+        casino_win DOUBLE,
+        ends_at TIMESTAMP,
+        attrs JSON,
+        source VARCHAR NOT NULL,
+        source_ref VARCHAR,
+        actor VARCHAR NOT NULL,
+        role VARCHAR NOT NULL,
+        recorded_at TIMESTAMP NOT NULL,
+        batch_id VARCHAR NOT NULL,
+        corrects_event_id VARCHAR
+    )""",
+    f"""CREATE TABLE {PLAYERS} (
+        player_id VARCHAR PRIMARY KEY,
+        first_name VARCHAR,
+        last_name VARCHAR,
+        date_of_birth DATE,
+        email VARCHAR,
+        phone VARCHAR,
+        address VARCHAR,
+        status VARCHAR,
+        enrolled_at TIMESTAMP,
+        updated_at TIMESTAMP NOT NULL,
+        last_event_id VARCHAR NOT NULL
+    )""",
+    f"""CREATE TABLE {PLAYER_PROPERTIES} (
+        player_id VARCHAR NOT NULL,
+        property_id VARCHAR NOT NULL,
+        card_number VARCHAR,
+        external_id VARCHAR,
+        enrolled_at TIMESTAMP,
+        tier VARCHAR,
+        flags VARCHAR[],
+        updated_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (player_id, property_id)
+    )""",
+    f"""CREATE TABLE {PLAYER_MERGES} (
+        merge_seq BIGINT NOT NULL,
+        action VARCHAR NOT NULL CHECK (action IN ('merge', 'unmerge')),
+        survivor_id VARCHAR NOT NULL,
+        merged_id VARCHAR NOT NULL,
+        actor VARCHAR NOT NULL,
+        role VARCHAR NOT NULL,
+        reason VARCHAR NOT NULL,
+        merged_at TIMESTAMP NOT NULL
+    )""",
+    # The latest action per merged id decides; chains (a -> b -> c) resolve to the final survivor.
+    f"""CREATE VIEW {PLAYER_ALIASES} AS
+        WITH RECURSIVE latest AS (
+            SELECT merged_id, arg_max(survivor_id, merge_seq) AS survivor_id,
+                   arg_max(action, merge_seq) AS action
+            FROM {PLAYER_MERGES} GROUP BY merged_id
+        ), direct AS (
+            SELECT merged_id, survivor_id FROM latest WHERE action = 'merge'
+        ), chain(merged_id, survivor_id, depth) AS (
+            SELECT merged_id, survivor_id, 1 FROM direct
+            UNION ALL
+            SELECT c.merged_id, d.survivor_id, c.depth + 1
+            FROM chain c JOIN direct d ON c.survivor_id = d.merged_id
+            WHERE c.depth < 64
+        )
+        SELECT merged_id, arg_max(survivor_id, depth) AS survivor_id
+        FROM chain GROUP BY merged_id""",
+    f"""CREATE TABLE {INGEST_BATCHES} (
+        batch_id VARCHAR PRIMARY KEY,
+        source VARCHAR,
+        file_name VARCHAR,
+        file_hash VARCHAR,
+        status VARCHAR NOT NULL,
+        error VARCHAR,
+        rows_read BIGINT NOT NULL DEFAULT 0,
+        events_added BIGINT NOT NULL DEFAULT 0,
+        duplicates BIGINT NOT NULL DEFAULT 0,
+        rejected BIGINT NOT NULL DEFAULT 0,
+        actor VARCHAR NOT NULL,
+        role VARCHAR NOT NULL,
+        started_at TIMESTAMP NOT NULL,
+        finished_at TIMESTAMP
+    )""",
+    f"""CREATE TABLE {REJECTED_ROWS} (
+        batch_id VARCHAR NOT NULL,
+        row_number BIGINT NOT NULL,
+        raw JSON,
+        "column" VARCHAR,
+        reason VARCHAR NOT NULL
+    )""",
+    f"""CREATE VIEW {EVENTS_CURRENT} AS
+        SELECT e.* REPLACE (coalesce(a.survivor_id, e.player_id) AS player_id)
+        FROM {EVENTS} e
+        LEFT JOIN {PLAYER_ALIASES} a ON a.merged_id = e.player_id
+        WHERE e.event_id NOT IN (
+            SELECT corrects_event_id FROM {EVENTS} WHERE corrects_event_id IS NOT NULL
+        )""",
+]
+
+# (version, description, statements). Append new versions; never edit a released one.
+MIGRATIONS_LIST: list[tuple[int, str, list[str]]] = [
+    (1, "events, player master, merges, batches, rejected rows", _V1),
+]

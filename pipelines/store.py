@@ -1,0 +1,356 @@
+"""The DuckDB store: the one module that imports duckdb. Owns connections, migrations and writes."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from pipelines import schema as S
+from pipelines.errors import UserError
+
+DEFAULT_DB = Path("data") / "player360.duckdb"
+_STAGED = "_staged"
+
+
+def default_db_path() -> Path:
+    """The store path: PLAYER360_DB if set, else data/player360.duckdb."""
+    return Path(os.environ.get("PLAYER360_DB") or DEFAULT_DB)
+
+
+def _now() -> datetime:
+    """Wall-clock time without a time zone, as stored in TIMESTAMP columns."""
+    return datetime.now().replace(microsecond=0)
+
+
+def _sql_type(dtype: pl.DataType) -> str:
+    """DuckDB type of a staging column."""
+    if dtype == pl.String:
+        return "VARCHAR"
+    if dtype == pl.Int64:
+        return "BIGINT"
+    if dtype == pl.Float64:
+        return "DOUBLE"
+    if isinstance(dtype, pl.Datetime):
+        return "TIMESTAMP"
+    raise ValueError(f"no DuckDB type for staging dtype {dtype}")
+
+
+class Store:
+    """A connection to one player360 DuckDB file, migrated to the newest schema on open."""
+
+    def __init__(self, path: Path | str | None = None, *, read_only: bool = False):
+        self.path = Path(path) if path is not None else default_db_path()
+        if read_only and not self.path.exists():
+            raise UserError(f"{self.path}: no such database; ingest something first")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.con = duckdb.connect(
+                str(self.path), read_only=read_only,
+                config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+            )
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise UserError(
+                    f"{self.path}: the database is in use by another process "
+                    "(stop the app or the other command, then retry)"
+                ) from None
+            raise UserError(f"{self.path}: cannot open the database: {exc}") from None
+        if not read_only:
+            self.migrate()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema -------------------------------------------------------------------------------
+    def migrate(self) -> list[int]:
+        """Apply pending migrations in order, each in its own transaction; return versions applied."""
+        self.con.execute(
+            f"CREATE TABLE IF NOT EXISTS {S.MIGRATIONS} (version INTEGER PRIMARY KEY, "
+            "description VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+        )
+        done = {r[0] for r in self.con.execute(f"SELECT version FROM {S.MIGRATIONS}").fetchall()}
+        applied = []
+        for version, description, statements in S.MIGRATIONS_LIST:
+            if version in done:
+                continue
+            with self.transaction():
+                for sql in statements:
+                    self.con.execute(sql)
+                self.con.execute(
+                    f"INSERT INTO {S.MIGRATIONS} VALUES (?, ?, ?)", [version, description, _now()]
+                )
+            applied.append(version)
+        return applied
+
+    def schema_version(self) -> int:
+        """The newest applied migration."""
+        return self.con.execute(f"SELECT max(version) FROM {S.MIGRATIONS}").fetchall()[0][0]
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Run the block in one transaction: all of it commits, or none of it."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    # -- reads --------------------------------------------------------------------------------
+    def sql(self, query: str, params: list[Any] | None = None) -> pl.DataFrame:
+        """Run a parameterised query and return a Polars frame (user input only via params)."""
+        return self.con.sql(query, params=params or None).pl()
+
+    def table(self, name: str) -> pl.DataFrame:
+        """A whole table or view by its schema name."""
+        if not re.fullmatch(r"[a-z_]+", name):
+            raise ValueError(f"not a table name: {name!r}")
+        return self.sql(f"SELECT * FROM {name}")
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table, for status displays."""
+        names = [S.EVENTS, S.PLAYERS, S.PLAYER_PROPERTIES, S.PLAYER_MERGES, S.INGEST_BATCHES, S.REJECTED_ROWS]
+        counts = {n: self.con.execute(f"SELECT count(*) FROM {n}").fetchall()[0][0] for n in names}
+        return counts | {"schema_version": self.schema_version()}
+
+    def recent_batches(self, limit: int = 20) -> pl.DataFrame:
+        """The newest ingest batches first."""
+        return self.sql(f"SELECT * FROM {S.INGEST_BATCHES} ORDER BY started_at DESC, batch_id DESC LIMIT ?", [limit])
+
+    def rejected_rows(self, batch_id: str, limit: int | None = None) -> pl.DataFrame:
+        """Rejected rows of one batch in file order."""
+        return self.sql(
+            f"SELECT * FROM {S.REJECTED_ROWS} WHERE batch_id = ? ORDER BY row_number LIMIT ?",
+            [batch_id, limit if limit is not None else 2**62],
+        )
+
+    def events_by_source(self) -> pl.DataFrame:
+        """Events, players and newest event time per source."""
+        return self.sql(
+            f"SELECT source, event_type, count(*) AS events, count(DISTINCT player_id) AS players, "
+            f"max(ts) AS newest FROM {S.EVENTS_CURRENT} GROUP BY ALL ORDER BY source, event_type"
+        )
+
+    def known_player_ids(self) -> pl.DataFrame:
+        """Every player id in the master (survivors and merged ids alike)."""
+        return self.sql(f"SELECT player_id FROM {S.PLAYERS}")
+
+    def resolve_player(self, player_id: str) -> str:
+        """The survivor id of a possibly merged player id."""
+        row = self.con.execute(
+            f"SELECT survivor_id FROM {S.PLAYER_ALIASES} WHERE merged_id = ?", [player_id]
+        ).fetchall()
+        return row[0][0] if row else player_id
+
+    def player_events(self, player_id: str, limit: int = 200) -> pl.DataFrame:
+        """The newest events of a player (merged ids included), newest first."""
+        survivor = self.resolve_player(player_id)
+        return self.sql(
+            f"SELECT * FROM {S.EVENTS_CURRENT} WHERE player_id = ? ORDER BY ts DESC, seq DESC LIMIT ?",
+            [survivor, limit],
+        )
+
+    def batch(self, batch_id: str) -> dict[str, Any]:
+        """One ingest batch as a dict."""
+        frame = self.sql(f"SELECT * FROM {S.INGEST_BATCHES} WHERE batch_id = ?", [batch_id])
+        return frame.row(0, named=True)
+
+    # -- ingest writes ------------------------------------------------------------------------
+    def begin_staging(self, schema: dict[str, pl.DataType]) -> None:
+        """Create the temporary table that collects a batch's validated rows.
+
+        Explicit DDL on purpose: in DuckDB 2.0.0 a table created inside a transaction by
+        CREATE TABLE AS from an empty registered frame silently loses a later insert of more than
+        one row group (seen with 400k rows).
+        """
+        self.con.execute(f"DROP TABLE IF EXISTS {_STAGED}")
+        columns = ", ".join(f'"{name}" {_sql_type(dtype)}' for name, dtype in schema.items())
+        self.con.execute(f"CREATE TEMP TABLE {_STAGED} ({columns})")
+
+    def stage(self, frame: pl.DataFrame) -> None:
+        """Append validated rows (staging columns: event columns + _row, content) to the batch."""
+        self.con.register("_chunk", frame)
+        self.con.execute(f"INSERT INTO {_STAGED} BY NAME SELECT * FROM _chunk")
+        self.con.unregister("_chunk")
+
+    def reject(self, batch_id: str, frame: pl.DataFrame) -> None:
+        """Keep rejected rows (columns row_number, raw, column, reason) with the batch."""
+        if frame.height == 0:
+            return
+        self.con.register("_rej", frame)
+        self.con.execute(
+            f'INSERT INTO {S.REJECTED_ROWS} SELECT ?, row_number, raw, "column", reason FROM _rej',
+            [batch_id],
+        )
+        self.con.unregister("_rej")
+
+    def apply_staged(self, *, batch_id: str, source: str, actor: str, role: str) -> tuple[int, int]:
+        """Turn the staged rows into events; return (events_added, duplicates).
+
+        The idempotency key is md5(source, record key, content) for keyed rows and
+        md5(source, content, occurrence number) for rows of a file without a key column. A new
+        version of a known record key supersedes the current one (`corrects_event_id`).
+        """
+        con = self.con
+        staged_rows = con.execute(f"SELECT count(*) FROM {_STAGED}").fetchall()[0][0]
+        base_seq = con.execute(f"SELECT coalesce(max(seq), 0) FROM {S.EVENTS}").fetchall()[0][0]
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _keyed AS
+            WITH k AS (
+                SELECT * EXCLUDE (record_key),
+                    coalesce(s.record_key, md5(content) || '#' || CAST(
+                        row_number() OVER (PARTITION BY content ORDER BY _row) - 1 AS VARCHAR))
+                        AS record_key,
+                    s.record_key IS NOT NULL AS keyed
+                FROM {_STAGED} s
+            )
+            SELECT * EXCLUDE (keyed),
+                md5(? || chr(31) || record_key || chr(31) || CASE WHEN keyed THEN content ELSE '' END)
+                    AS event_id
+            FROM k""",
+            [source],
+        )
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _new AS
+            SELECT * FROM (
+                SELECT *, row_number() OVER (PARTITION BY event_id ORDER BY _row) AS _dup
+                FROM _keyed
+            ) k
+            WHERE _dup = 1 AND NOT EXISTS (SELECT 1 FROM {S.EVENTS} e WHERE e.event_id = k.event_id)"""
+        )
+        added = con.execute("SELECT count(*) FROM _new").fetchall()[0][0]
+        cols = [c for c in S.EVENT_COLUMNS if c not in S.STORE_ASSIGNED]
+        select = ", ".join(f"n.{c}" for c in cols)
+        con.execute(
+            f"""INSERT INTO {S.EVENTS} ({", ".join(cols)}, event_id, seq, actor, role,
+                    recorded_at, batch_id, corrects_event_id)
+            WITH prev AS (
+                SELECT record_key, arg_max(event_id, seq) AS event_id FROM {S.EVENTS}
+                WHERE source = ? AND record_key IN (SELECT record_key FROM _new)
+                GROUP BY record_key
+            )
+            SELECT {select}, n.event_id, ? + row_number() OVER (ORDER BY n._row), ?, ?, ?, ?,
+                coalesce(lag(n.event_id) OVER (PARTITION BY n.record_key ORDER BY n._row),
+                         p.event_id)
+            FROM _new n LEFT JOIN prev p ON p.record_key = n.record_key
+            ORDER BY n._row""",
+            [source, base_seq, actor, role, _now(), batch_id],
+        )
+        if source == "players":
+            self._project_players(base_seq)
+        con.execute("DROP TABLE _keyed; DROP TABLE _new")
+        con.execute(f"DROP TABLE {_STAGED}")
+        return added, staged_rows - added
+
+    def _project_players(self, after_seq: int) -> None:
+        """Upsert the player master from player events newer than `after_seq`.
+
+        Per player (and per player and property) the newest non-empty value of each field wins;
+        a field a file leaves empty keeps its stored value.
+        """
+        def latest(expr: str, alias: str) -> str:
+            return f"max_by({expr}, CASE WHEN ({expr}) IS NULL THEN NULL ELSE seq END) AS {alias}"
+
+        fresh = f"{S.EVENTS} WHERE source = 'players' AND seq > {int(after_seq)}"
+        text = {f: f"attrs->>'{f}'" for f in ("first_name", "last_name", "email", "phone", "address",
+                                                "status", "card_number", "external_id", "tier")}
+        enrolled = "TRY_CAST(attrs->>'enrolled_at' AS TIMESTAMP)"
+        profile = ", ".join(latest(text[f], f) for f in ("first_name", "last_name", "email", "phone",
+                                                          "address", "status"))
+        self.con.execute(
+            f"""INSERT INTO {S.PLAYERS} BY NAME
+            SELECT player_id, {profile},
+                {latest("TRY_CAST(attrs->>'date_of_birth' AS DATE)", "date_of_birth")},
+                min({enrolled}) AS enrolled_at, max(recorded_at) AS updated_at,
+                arg_max(event_id, seq) AS last_event_id
+            FROM {fresh} GROUP BY player_id
+            ON CONFLICT (player_id) DO UPDATE SET
+                first_name = coalesce(excluded.first_name, first_name),
+                last_name = coalesce(excluded.last_name, last_name),
+                date_of_birth = coalesce(excluded.date_of_birth, date_of_birth),
+                email = coalesce(excluded.email, email),
+                phone = coalesce(excluded.phone, phone),
+                address = coalesce(excluded.address, address),
+                status = coalesce(excluded.status, status),
+                enrolled_at = least(excluded.enrolled_at, enrolled_at),
+                updated_at = excluded.updated_at,
+                last_event_id = excluded.last_event_id"""
+        )
+        link = ", ".join(latest(text[f], f) for f in ("card_number", "external_id", "tier"))
+        self.con.execute(
+            f"""INSERT INTO {S.PLAYER_PROPERTIES} BY NAME
+            SELECT player_id, property_id, {link}, min({enrolled}) AS enrolled_at,
+                {latest("CAST(attrs->'flags' AS VARCHAR[])", "flags")},
+                max(recorded_at) AS updated_at
+            FROM {fresh} AND property_id IS NOT NULL GROUP BY player_id, property_id
+            ON CONFLICT (player_id, property_id) DO UPDATE SET
+                card_number = coalesce(excluded.card_number, card_number),
+                external_id = coalesce(excluded.external_id, external_id),
+                enrolled_at = least(excluded.enrolled_at, enrolled_at),
+                tier = coalesce(excluded.tier, tier),
+                flags = coalesce(excluded.flags, flags),
+                updated_at = excluded.updated_at"""
+        )
+
+    def log_batch(self, row: dict[str, Any]) -> None:
+        """Record a batch in ingest_batches (inside the batch's transaction when it commits)."""
+        cols = list(row)
+        self.con.execute(
+            f"INSERT INTO {S.INGEST_BATCHES} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+            list(row.values()),
+        )
+
+    # -- player merges ------------------------------------------------------------------------
+    def merge_players(self, survivor_id: str, merged_id: str, *, actor: str, role: str, reason: str) -> None:
+        """Merge a duplicate player into a survivor; reads resolve the merged id from now on."""
+        if survivor_id == merged_id:
+            raise UserError("a player cannot be merged into itself")
+        if not reason.strip():
+            raise UserError("a merge needs a reason")
+        known = self.con.execute(
+            f"SELECT count(*) FROM {S.PLAYERS} WHERE player_id IN (?, ?)", [survivor_id, merged_id]
+        ).fetchall()[0][0]
+        if known < 2:
+            raise UserError(f"both players must exist: {survivor_id}, {merged_id}")
+        if self.resolve_player(survivor_id) == merged_id:
+            raise UserError(f"{survivor_id} is already merged into {merged_id}; unmerge it first")
+        if self.resolve_player(merged_id) != merged_id:
+            raise UserError(f"{merged_id} is already merged into {self.resolve_player(merged_id)}")
+        self._log_merge("merge", survivor_id, merged_id, actor, role, reason)
+
+    def unmerge_players(self, merged_id: str, *, actor: str, role: str, reason: str) -> None:
+        """Undo the current merge of `merged_id`."""
+        row = self.con.execute(
+            f"SELECT arg_max(survivor_id, merge_seq), arg_max(action, merge_seq) "
+            f"FROM {S.PLAYER_MERGES} WHERE merged_id = ?",
+            [merged_id],
+        ).fetchall()[0]
+        if row[1] != "merge":
+            raise UserError(f"{merged_id} is not merged")
+        if not reason.strip():
+            raise UserError("an unmerge needs a reason")
+        self._log_merge("unmerge", row[0], merged_id, actor, role, reason)
+
+    def _log_merge(self, action: str, survivor: str, merged: str, actor: str, role: str, reason: str) -> None:
+        """Append one merge or unmerge action to the log."""
+        self.con.execute(
+            f"INSERT INTO {S.PLAYER_MERGES} SELECT coalesce(max(merge_seq), 0) + 1, ?, ?, ?, ?, ?, ?, ? "
+            f"FROM {S.PLAYER_MERGES}",
+            [action, survivor, merged, actor, role, reason, _now()],
+        )
