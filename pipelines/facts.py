@@ -163,7 +163,7 @@ def events(lf: pl.LazyFrame, source: Source, *, file_name: str, known_players: p
         (base[n] if n in base else pl.lit(None)).cast(t).alias(n)
         for n, t in STAGED_SCHEMA.items() if n not in ("_row", "content")
     ]
-    good = lf.filter(c("_reason").is_null())
+    good = lf.filter(~c("_bad"))
     return good.select(c("_row").cast(pl.Int64), *exprs).with_columns(
         content(PLAYER_CONTENT_COLUMNS if source.name == "players" else CONTENT_COLUMNS).alias("content")
     ).select(list(STAGED_SCHEMA))

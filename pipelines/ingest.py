@@ -123,21 +123,24 @@ def ingest_file(
         raw = readers.open_raw(path)
         log["file_hash"] = raw.sha256
         rename = resolve_columns(path, raw.columns, source, mapping or {})
-        present = set(rename.values())
         known = store.known_player_ids()["player_id"] if (source.known_player or source.name == "players") else None
         cutoff = (now or datetime.now()) + FUTURE_TOLERANCE
+        rules = None
         total = _estimate_rows(raw)
         rows = rejected_count = 0
         with store.transaction():
             store.begin_staging(facts.STAGED_SCHEMA)
             for chunk in readers.chunks(raw, rename, chunk_rows):
+                formats = staging.timestamp_formats(chunk, source, date_format)
+                if rules is None:  # raw types are known once the first chunk is read
+                    rules = staging.problems(source, present=dict(chunk.schema), known_players=known, now=cutoff)
                 checked = (
                     chunk.lazy()
-                    .pipe(staging.typed, source, date_format)
-                    .pipe(staging.checks, source, present=present, known_players=known, now=cutoff)
+                    .pipe(staging.typed, source, date_format, formats)
+                    .pipe(staging.flag_bad, rules)
                     .collect()
                 )
-                bad = staging.rejected(checked.lazy()).collect()
+                bad = staging.rejected(checked.lazy(), rules).collect()
                 store.reject(batch_id, bad)
                 store.stage(facts.events(checked.lazy(), source, file_name=path.name,
                                          known_players=known, now=cutoff - FUTURE_TOLERANCE).collect())

@@ -20,22 +20,47 @@ def _text(raw: pl.Expr) -> pl.Expr:
     return pl.when(s.str.len_bytes() > 0).then(s)
 
 
-def _timestamp(raw: pl.Expr, dtype: pl.DataType, date_format: str | None) -> pl.Expr:
-    """A timestamp from text in any accepted format, or from a native date/datetime."""
+def _timestamp(raw: pl.Expr, dtype: pl.DataType, date_format: str | None, formats: tuple[str, ...] = ()) -> pl.Expr:
+    """A timestamp from text in the given formats (default: all accepted), or from a native value."""
     if dtype.is_temporal():
         return raw.cast(pl.Datetime("us"), strict=False)
+    if len(formats) == 1:  # the chunk was checked to parse as is: skip the clean-up
+        return raw.str.to_datetime(formats[0], strict=False, time_unit="us")
     s = _text(raw).str.replace("T", " ", literal=True)
-    formats = ((date_format,) if date_format else ()) + TS_FORMATS
-    return pl.coalesce([s.str.to_datetime(f, strict=False, time_unit="us") for f in formats])
+    formats = formats or (((date_format,) if date_format else ()) + TS_FORMATS)
+    parsed = [s.str.to_datetime(f, strict=False, time_unit="us") for f in formats]
+    return parsed[0] if len(parsed) == 1 else pl.coalesce(parsed)
 
 
-def _typed(f: Field, dtype: pl.DataType, date_format: str | None) -> pl.Expr:
+def timestamp_formats(frame: pl.DataFrame, source: Source, date_format: str | None) -> dict[str, tuple[str, ...]]:
+    """Per text timestamp column, the one format that reads all of this chunk, where there is one.
+
+    Parsing with one exact format is about ten times faster than trying them all; files rarely
+    mix formats, and a column that does falls back to trying every accepted format.
+    """
+    chosen = {}
+    base = ((date_format,) if date_format else ()) + TS_FORMATS
+    candidates = base + tuple(f.replace(" ", "T", 1) for f in base if " " in f)
+    for f in source.fields:
+        if f.kind not in ("ts", "date") or f.name not in frame.columns or frame[f.name].dtype != pl.String:
+            continue
+        column = frame[f.name]
+        sample = column.drop_nulls().head(1)
+        for fmt in candidates:
+            if sample.len() and sample.str.to_datetime(fmt, strict=False).null_count() == 0:
+                if column.str.to_datetime(fmt, strict=False, time_unit="us").null_count() == column.null_count():
+                    chosen[f.name] = (fmt,)
+                break
+    return chosen
+
+
+def _typed(f: Field, dtype: pl.DataType, date_format: str | None, formats: tuple[str, ...] = ()) -> pl.Expr:
     """The typed value of one raw column."""
     raw = pl.col(RAW + f.name)
     if f.kind == "ts":
-        return _timestamp(raw, dtype, date_format)
+        return _timestamp(raw, dtype, date_format, formats)
     if f.kind == "date":
-        return _timestamp(raw, dtype, date_format).dt.date()
+        return _timestamp(raw, dtype, date_format, formats).dt.date()
     if f.kind == "float":
         if dtype.is_numeric():
             return raw.cast(pl.Float64)
@@ -49,8 +74,10 @@ def _typed(f: Field, dtype: pl.DataType, date_format: str | None) -> pl.Expr:
     return _text(raw)
 
 
-def typed(lf: pl.LazyFrame, source: Source, date_format: str | None = None) -> pl.LazyFrame:
+def typed(lf: pl.LazyFrame, source: Source, date_format: str | None = None,
+          formats: dict[str, tuple[str, ...]] | None = None) -> pl.LazyFrame:
     """Keep raw columns under `raw.` and add the typed declared fields (absent ones as nulls)."""
+    formats = formats or {}
     schema = lf.collect_schema()
     declared = set(source.field_names())
     raw_cols = [c for c in schema if c != "_row"]
@@ -58,7 +85,7 @@ def typed(lf: pl.LazyFrame, source: Source, date_format: str | None = None) -> p
     exprs = []
     for f in source.fields:
         if f.name in schema:
-            exprs.append(_typed(f, schema[f.name], date_format).alias(f.name))
+            exprs.append(_typed(f, schema[f.name], date_format, formats.get(f.name, ())).alias(f.name))
         else:
             exprs.append(pl.lit(None, dtype=_dtype(f)).alias(f.name))
     extras = [c for c in raw_cols if c not in declared]
@@ -73,24 +100,28 @@ def _dtype(f: Field) -> pl.DataType:
     }.get(f.kind, pl.String)
 
 
-def _field_checks(f: Field, present: bool) -> list[tuple[pl.Expr, pl.Expr]]:
-    """(failed, reason) pairs for one field, most basic first."""
+def _given(raw: pl.Expr, dtype: pl.DataType | None) -> pl.Expr:
+    """Whether the file gave a value (text must be non-blank; native values just non-null)."""
+    return _text(raw).is_not_null() if dtype in (None, pl.String) else raw.is_not_null()
+
+
+def _field_checks(f: Field, dtype: pl.DataType | None) -> list[tuple[pl.Expr, pl.Expr]]:
+    """(failed, reason) pairs for one field present with raw type `dtype`, most basic first."""
     value, raw = pl.col(f.name), pl.col(RAW + f.name)
-    if not present:
-        return []
+    given = _given(raw, dtype)
     checks = []
     if f.required:
-        checks.append((value.is_null() & _text(raw).is_null(), pl.lit(f"missing {f.name}")))
+        checks.append((value.is_null() & ~given, pl.lit(f"missing {f.name}")))
     if f.kind in ("ts", "date"):
         hint = TS_HINT if f.kind == "ts" else "YYYY-MM-DD"
         checks.append((
-            value.is_null() & _text(raw).is_not_null(),
+            value.is_null() & given,
             pl.format(f"cannot read '{{}}' as a {'timestamp' if f.kind == 'ts' else 'date'} (expected {hint})",
                       raw.cast(pl.String)),
         ))
     elif f.kind == "float":
         checks.append((
-            value.is_null() & _text(raw).is_not_null(),
+            value.is_null() & given,
             pl.format("cannot read '{}' as a number", raw.cast(pl.String)),
         ))
         if f.nonnegative:
@@ -103,18 +134,22 @@ def _field_checks(f: Field, present: bool) -> list[tuple[pl.Expr, pl.Expr]]:
     return checks
 
 
-def checks(
-    lf: pl.LazyFrame,
+def problems(
     source: Source,
     *,
-    present: set[str],
+    present: dict[str, pl.DataType | None] | set[str],
     known_players: pl.Series | None,
     now: datetime,
-) -> pl.LazyFrame:
-    """Add `_reason` and `_column`: the first problem of each row, null for a good row."""
+) -> list[tuple[pl.Expr, pl.Expr, str]]:
+    """Every row-level check of a source: (failed, reason, column), most basic first.
+
+    `present` maps the file's columns to their raw types (None or a set when all are text).
+    """
+    types = present if isinstance(present, dict) else dict.fromkeys(present)
     pairs: list[tuple[pl.Expr, pl.Expr, str]] = []
     for f in source.fields:
-        pairs += [(bad, why, f.name) for bad, why in _field_checks(f, f.name in present)]
+        if f.name in types:
+            pairs += [(bad, why, f.name) for bad, why in _field_checks(f, types[f.name])]
     if source.known_player and known_players is not None:
         pairs.append((
             pl.col("player_id").is_not_null() & ~pl.col("player_id").is_in(known_players.implode()),
@@ -129,9 +164,20 @@ def checks(
                           pl.col(f.name).dt.strftime("%Y-%m-%d %H:%M:%S")),
                 f.name,
             ))
-    pairs += _source_checks(source)
-    reason = pl.coalesce([pl.when(bad).then(why) for bad, why, _ in pairs]) if pairs else pl.lit(None)
-    column = pl.coalesce([pl.when(bad).then(pl.lit(col)) for bad, _, col in pairs]) if pairs else pl.lit(None)
+    return pairs + _source_checks(source)
+
+
+def flag_bad(lf: pl.LazyFrame, checks: list[tuple[pl.Expr, pl.Expr, str]]) -> pl.LazyFrame:
+    """Add `_bad`: whether any check fails (cheap booleans; reasons come later, for bad rows only)."""
+    if not checks:
+        return lf.with_columns(pl.lit(False).alias("_bad"))
+    return lf.with_columns(pl.any_horizontal([bad.fill_null(False) for bad, _, _ in checks]).alias("_bad"))
+
+
+def explain(lf: pl.LazyFrame, checks: list[tuple[pl.Expr, pl.Expr, str]]) -> pl.LazyFrame:
+    """Add `_reason` and `_column`: the first failing check of each (bad) row."""
+    reason = pl.coalesce([pl.when(bad).then(why) for bad, why, _ in checks]) if checks else pl.lit(None)
+    column = pl.coalesce([pl.when(bad).then(pl.lit(col)) for bad, _, col in checks]) if checks else pl.lit(None)
     return lf.with_columns(reason.cast(pl.String).alias("_reason"), column.cast(pl.String).alias("_column"))
 
 
@@ -149,10 +195,10 @@ def _source_checks(source: Source) -> list[tuple[pl.Expr, pl.Expr, str]]:
     return []
 
 
-def rejected(lf: pl.LazyFrame) -> pl.LazyFrame:
+def rejected(lf: pl.LazyFrame, checks: list[tuple[pl.Expr, pl.Expr, str]]) -> pl.LazyFrame:
     """Rejected rows as kept in the store: row number, raw values as JSON, column, reason."""
     raw = [c for c in lf.collect_schema() if c.startswith(RAW)]
-    return lf.filter(pl.col("_reason").is_not_null()).select(
+    return lf.filter(pl.col("_bad")).pipe(explain, checks).select(
         pl.col("_row").cast(pl.Int64).alias("row_number"),
         pl.struct([pl.col(c).cast(pl.String).alias(c[len(RAW):]) for c in raw]).struct.json_encode().alias("raw"),
         pl.col("_column").alias("column"),

@@ -210,51 +210,56 @@ class Store:
         con = self.con
         staged_rows = con.execute(f"SELECT count(*) FROM {_STAGED}").fetchall()[0][0]
         base_seq = con.execute(f"SELECT coalesce(max(seq), 0) FROM {S.EVENTS}").fetchall()[0][0]
+        # Narrow id tables (row, key, id) keep the copies small; the wide rows are joined once.
         con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE _keyed AS
-            WITH k AS (
-                SELECT * EXCLUDE (record_key),
-                    coalesce(s.record_key, md5(content) || '#' || CAST(
-                        row_number() OVER (PARTITION BY content ORDER BY _row) - 1 AS VARCHAR))
-                        AS record_key,
-                    s.record_key IS NOT NULL AS keyed
-                FROM {_STAGED} s
-            )
-            SELECT * EXCLUDE (keyed),
-                md5(? || chr(31) || record_key || chr(31) || CASE WHEN keyed THEN content ELSE '' END)
-                    AS event_id
-            FROM k""",
+            f"""CREATE OR REPLACE TEMP TABLE _ids AS
+            SELECT _row, record_key, md5($1 || chr(31) || record_key || chr(31) || content) AS event_id
+            FROM {_STAGED} WHERE record_key IS NOT NULL
+            UNION ALL
+            SELECT _row, rk, md5($1 || chr(31) || rk) FROM (
+                SELECT _row, md5(content) || '#' || CAST(
+                    row_number() OVER (PARTITION BY content ORDER BY _row) - 1 AS VARCHAR) AS rk
+                FROM {_STAGED} WHERE record_key IS NULL
+            )""",
             [source],
         )
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _new AS
             SELECT * FROM (
-                SELECT *, row_number() OVER (PARTITION BY event_id ORDER BY _row) AS _dup
-                FROM _keyed
-            ) k
-            WHERE _dup = 1 AND NOT EXISTS (SELECT 1 FROM {S.EVENTS} e WHERE e.event_id = k.event_id)"""
+                SELECT event_id, min(_row) AS _row, arg_min(record_key, _row) AS record_key
+                FROM _ids GROUP BY event_id
+            ) i
+            WHERE NOT EXISTS (SELECT 1 FROM {S.EVENTS} e WHERE e.event_id = i.event_id)"""
         )
         added = con.execute("SELECT count(*) FROM _new").fetchall()[0][0]
-        cols = [c for c in S.EVENT_COLUMNS if c not in S.STORE_ASSIGNED]
-        select = ", ".join(f"n.{c}" for c in cols)
+        # Versions of one record inside this file chain to each other; only repeated keys need it.
         con.execute(
-            f"""INSERT INTO {S.EVENTS} ({", ".join(cols)}, event_id, seq, actor, role,
+            """CREATE OR REPLACE TEMP TABLE _chain AS
+            SELECT event_id, lag(event_id) OVER (PARTITION BY record_key ORDER BY _row) AS prev_id
+            FROM _new WHERE record_key IN (
+                SELECT record_key FROM _new GROUP BY record_key HAVING count(*) > 1)"""
+        )
+        cols = [c for c in S.EVENT_COLUMNS if c not in S.STORE_ASSIGNED and c != "record_key"]
+        select = ", ".join(f"s.{c}" for c in cols)
+        # seq = base + file row: increasing in file order, unique, with gaps (it orders, never counts).
+        con.execute(
+            f"""INSERT INTO {S.EVENTS} ({", ".join(cols)}, record_key, event_id, seq, actor, role,
                     recorded_at, batch_id, corrects_event_id)
             WITH prev AS (
                 SELECT record_key, arg_max(event_id, seq) AS event_id FROM {S.EVENTS}
                 WHERE source = ? AND record_key IN (SELECT record_key FROM _new)
                 GROUP BY record_key
             )
-            SELECT {select}, n.event_id, ? + row_number() OVER (ORDER BY n._row), ?, ?, ?, ?,
-                coalesce(lag(n.event_id) OVER (PARTITION BY n.record_key ORDER BY n._row),
-                         p.event_id)
-            FROM _new n LEFT JOIN prev p ON p.record_key = n.record_key
-            ORDER BY n._row""",
+            SELECT {select}, n.record_key, n.event_id, ? + n._row, ?, ?, ?, ?,
+                coalesce(c.prev_id, p.event_id)
+            FROM _new n JOIN {_STAGED} s ON s._row = n._row
+            LEFT JOIN _chain c ON c.event_id = n.event_id
+            LEFT JOIN prev p ON p.record_key = n.record_key""",
             [source, base_seq, actor, role, _now(), batch_id],
         )
         if source == "players":
             self._project_players(base_seq)
-        con.execute("DROP TABLE _keyed; DROP TABLE _new")
+        con.execute("DROP TABLE _ids; DROP TABLE _new; DROP TABLE _chain")
         con.execute(f"DROP TABLE {_STAGED}")
         return added, staged_rows - added
 

@@ -1,0 +1,150 @@
+"""Ingest speed: our pipeline vs a hand-written DuckDB SQL load vs pandas, on the same files.
+
+Run: `python -m benchmarks.bench_ingest --rows 20000000` (files are cached under data/bench/).
+Each measurement runs in its own process so that its peak memory is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.synth import write_players, write_slips
+
+BENCH = Path("data/bench")
+PLAYERS = 1_000_000
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_ours(path: Path, db: Path) -> dict:
+    """Our ingest, then the same file again (idempotent replay)."""
+    from pipelines.ingest import ingest_file
+    from pipelines.store import Store
+
+    with Store(db) as store:
+        ingest_file(store, "players", BENCH / "players.parquet")
+        t = time.perf_counter()
+        first = ingest_file(store, "rating_slips", path)
+        wall = time.perf_counter() - t
+        t = time.perf_counter()
+        again = ingest_file(store, "rating_slips", path)
+        replay = time.perf_counter() - t
+    assert first.events_added == first.rows_read and again.events_added == 0
+    return {"wall": wall, "replay": replay, "rows": first.rows_read}
+
+
+def run_duckdb(path: Path, db: Path) -> dict:
+    """Hand-written SQL: typed load with TRY_CAST validation, md5 keys and an anti-join insert."""
+    import duckdb
+
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE ev (event_id VARCHAR, player_id VARCHAR, property_id VARCHAR, ts TIMESTAMP, "
+                "game VARCHAR, avg_bet DOUBLE, minutes DOUBLE, theo DOUBLE, source_ref VARCHAR)")
+    con.execute("CREATE TABLE rejected (row_number BIGINT, reason VARCHAR)")
+    con.execute("CREATE TABLE players AS SELECT player_id FROM read_parquet(?)", [str(BENCH / "players.parquet")])
+    quoted = str(path).replace("'", "''")
+    reader = f"read_parquet('{quoted}')" if path.suffix == ".parquet" else f"read_csv('{quoted}', all_varchar=true)"
+    sql = f"""
+        CREATE OR REPLACE TEMP TABLE typed AS
+        SELECT row_number() OVER () AS r, slip_id, player_id, property_id,
+               TRY_CAST(start_time AS TIMESTAMP) AS ts, lower(game) AS game,
+               TRY_CAST(avg_bet AS DOUBLE) AS avg_bet, TRY_CAST(minutes_played AS DOUBLE) AS minutes
+        FROM {reader};
+        INSERT INTO rejected SELECT r, 'bad row' FROM typed
+        WHERE ts IS NULL OR avg_bet IS NULL OR avg_bet < 0 OR minutes IS NULL OR player_id IS NULL
+           OR player_id NOT IN (SELECT player_id FROM players);
+        INSERT INTO ev
+        SELECT md5('rating_slips' || chr(31) || slip_id || chr(31) || concat_ws(chr(31), player_id,
+                   property_id, ts, game, avg_bet, minutes)) AS id, player_id, property_id, ts, game,
+               avg_bet, minutes, avg_bet * minutes / 60 * 70 * 0.02, 'row ' || r
+        FROM typed t
+        WHERE ts IS NOT NULL AND avg_bet >= 0 AND minutes IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM ev e WHERE e.event_id = md5('rating_slips' || chr(31) || t.slip_id
+              || chr(31) || concat_ws(chr(31), player_id, property_id, ts, game, avg_bet, minutes)));
+    """
+    t = time.perf_counter()
+    con.execute("BEGIN")
+    for statement in sql.split(";"):
+        if statement.strip():
+            con.execute(statement)
+    con.execute("COMMIT")
+    wall = time.perf_counter() - t
+    rows = con.sql("SELECT count(*) FROM ev").fetchall()[0][0]
+    con.close()
+    return {"wall": wall, "rows": rows}
+
+
+def run_pandas(path: Path, db: Path) -> dict:
+    """pandas: read, parse, validate, md5 keys with hashlib, dedup with a set; written to Parquet."""
+    import hashlib
+
+    import pandas as pd
+
+    t = time.perf_counter()
+    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype=str)
+    frame["ts"] = pd.to_datetime(frame["start_time"], errors="coerce")
+    frame["avg_bet"] = pd.to_numeric(frame["avg_bet"], errors="coerce")
+    frame["minutes"] = pd.to_numeric(frame["minutes_played"], errors="coerce")
+    known = set(pd.read_parquet(BENCH / "players.parquet")["player_id"])
+    good = frame["ts"].notna() & (frame["avg_bet"] >= 0) & frame["minutes"].notna() & frame["player_id"].isin(known)
+    frame = frame[good]
+    content = frame[["slip_id", "player_id", "property_id", "ts", "game", "avg_bet", "minutes"]].astype(str).agg("\x1f".join, axis=1)
+    frame["event_id"] = [hashlib.md5(("rating_slips\x1f" + c).encode()).hexdigest() for c in content]
+    frame = frame.drop_duplicates("event_id")
+    frame["theo"] = frame["avg_bet"] * frame["minutes"] / 60 * 70 * 0.02
+    frame.to_parquet(db.with_suffix(".parquet"))
+    return {"wall": time.perf_counter() - t, "rows": len(frame)}
+
+
+RUNNERS = {"ours": run_ours, "duckdb_sql": run_duckdb, "pandas": run_pandas}
+
+
+def one(kind: str, path: Path) -> None:
+    """Run one measurement in this process and print it as JSON."""
+    db = BENCH / f"ingest-{kind}-{path.suffix[1:]}.duckdb"
+    for stale in (db, Path(f"{db}.wal"), db.with_suffix(".parquet")):
+        stale.unlink(missing_ok=True)
+    result = RUNNERS[kind](path, db)
+    print(json.dumps(result | {"peak_mb": _peak_mb()}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=20_000_000)
+    parser.add_argument("--formats", default="parquet,csv")
+    parser.add_argument("--skip", default="", help="comma-separated runners to skip (e.g. pandas)")
+    parser.add_argument("--one", nargs=2, metavar=("KIND", "FILE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        one(args.one[0], Path(args.one[1]))
+        return
+    BENCH.mkdir(parents=True, exist_ok=True)
+    write_players(BENCH / "players.parquet", PLAYERS)
+    for fmt in args.formats.split(","):
+        path = write_slips(BENCH / f"slips-{args.rows}.{fmt}", args.rows, PLAYERS)
+        results = {}
+        for kind in RUNNERS:
+            if kind in args.skip.split(","):
+                continue
+            out = subprocess.run([sys.executable, "-m", "benchmarks.bench_ingest", "--one", kind, str(path)],
+                                 capture_output=True, text=True, check=True)
+            results[kind] = json.loads(out.stdout.strip().splitlines()[-1])
+        ours = results["ours"]
+        print(f"\ningest {args.rows:,} rating slips from {fmt}")
+        for kind, r in results.items():
+            ratio = f"  ours/this = {ours['wall'] / r['wall']:.2f}x" if kind != "ours" else ""
+            print(f"  {kind:11s} {r['wall']:7.2f} s  {args.rows / r['wall']:>12,.0f} rows/s  "
+                  f"peak {r['peak_mb']:7.0f} MB{ratio}")
+        print(f"  ours replay (same file again, adds 0): {ours['replay']:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
