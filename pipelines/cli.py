@@ -175,6 +175,7 @@ def generate(
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same files.")] = 42,
     end: Annotated[Optional[datetime], typer.Option(help="Last timestamp (default: now, to the hour).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+    dirty: Annotated[bool, typer.Option(help="Add a few bad rows (CSV only) to see them rejected.")] = False,
 ) -> None:
     """Write realistic raw source files for a multi-property casino group."""
     from pipelines.generate import generate as run
@@ -183,8 +184,11 @@ def generate(
         raise UserError(f"--format {fmt!r}: expected csv or parquet")
     with _progress(enabled=True) as bar:
         task = bar.add_task("generate", total=1.0)
-        files = run(out_dir, players=players, days=days, seed=seed, end=end, fmt=fmt,
-                    progress=lambda stage, frac: bar.update(task, completed=frac, description=stage))
+        try:
+            files = run(out_dir, players=players, days=days, seed=seed, end=end, fmt=fmt, dirty=dirty,
+                        progress=lambda stage, frac: bar.update(task, completed=frac, description=stage))
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
     for source, path in files.items():
         out.print(f"{source}: {path}")
 
@@ -203,7 +207,7 @@ def demo(
 ) -> None:
     """Generate demo data if absent, ingest it, and serve the app."""
     if not all((out_dir / f"{s}.csv").exists() for s in DEMO_ORDER):
-        generate(out_dir=out_dir, players=players, days=730, seed=42, end=None, fmt="csv")
+        generate(out_dir=out_dir, players=players, days=730, seed=42, end=None, fmt="csv", dirty=False)
     for source in DEMO_ORDER:
         ingest(source=source, files=[out_dir / f"{source}.csv"], db=db, map_=[], date_format=None,
                actor=None, role="etl", as_json=False)
