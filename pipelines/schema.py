@@ -11,6 +11,11 @@ PLAYER_ALIASES = "player_aliases"
 INGEST_BATCHES = "ingest_batches"
 REJECTED_ROWS = "rejected_rows"
 MIGRATIONS = "schema_migrations"
+BUILDS = "builds"
+SCHEME_VERSIONS = "scheme_versions"
+# Derived snapshot tables: recomputable from events, one set of rows per as_of. Their columns follow
+# the metric catalog, so the store adds new columns as the catalog grows instead of a migration.
+DERIVED = ("player_metrics", "player_segments", "player_insights")
 
 # Column order of `events`: the staging layer produces exactly these (less the store-assigned ones).
 EVENT_COLUMNS: tuple[str, ...] = (
@@ -21,8 +26,7 @@ EVENT_COLUMNS: tuple[str, ...] = (
 )
 STORE_ASSIGNED = ("event_id", "seq", "actor", "role", "recorded_at", "batch_id", "corrects_event_id")
 
-_V1 = [
-    f"""CREATE TABLE {EVENTS} (
+EVENTS_DDL = """CREATE TABLE {name} (
         event_id VARCHAR NOT NULL,
         seq BIGINT NOT NULL,
         record_key VARCHAR NOT NULL,
@@ -49,7 +53,10 @@ _V1 = [
         recorded_at TIMESTAMP NOT NULL,
         batch_id VARCHAR NOT NULL,
         corrects_event_id VARCHAR
-    )""",
+    )"""
+
+_V1 = [
+    EVENTS_DDL.format(name=EVENTS),
     f"""CREATE TABLE {PLAYERS} (
         player_id VARCHAR PRIMARY KEY,
         first_name VARCHAR,
@@ -133,7 +140,36 @@ _V1 = [
         )""",
 ]
 
+_V2 = [
+    f"""CREATE TABLE {BUILDS} (
+        build_id VARCHAR PRIMARY KEY,
+        as_of DATE NOT NULL,
+        status VARCHAR NOT NULL,
+        max_seq BIGINT NOT NULL,
+        newest_event_ts TIMESTAMP,
+        players BIGINT,
+        insights BIGINT,
+        seconds DOUBLE,
+        actor VARCHAR NOT NULL,
+        role VARCHAR NOT NULL,
+        started_at TIMESTAMP NOT NULL,
+        finished_at TIMESTAMP
+    )""",
+    f"""CREATE TABLE {SCHEME_VERSIONS} (
+        name VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        toml VARCHAR NOT NULL,
+        saved_by VARCHAR NOT NULL,
+        role VARCHAR NOT NULL,
+        reason VARCHAR NOT NULL,
+        saved_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (name, version)
+    )""",
+]
+
 # (version, description, statements). Append new versions; never edit a released one.
 MIGRATIONS_LIST: list[tuple[int, str, list[str]]] = [
     (1, "events, player master, merges, batches, rejected rows", _V1),
+    (2, "derived builds log, segmentation scheme versions", _V2),
 ]

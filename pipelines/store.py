@@ -54,7 +54,9 @@ class Store:
         try:
             self.con = duckdb.connect(
                 str(self.path), read_only=read_only,
-                config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+                config={"autoinstall_known_extensions": False, "autoload_known_extensions": False,
+                        # bounded memory: DuckDB spills to disk past this (ingest of 20M-row files)
+                        "memory_limit": os.environ.get("PLAYER360_MEMORY_LIMIT", "4GB")},
             )
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
@@ -320,6 +322,150 @@ class Store:
             f"INSERT INTO {S.INGEST_BATCHES} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
             list(row.values()),
         )
+
+    def compact_events(self) -> int:
+        """Rewrite `events` sorted by player and time (same rows, same ids); return the row count.
+
+        A player's events then sit together on disk, so reading one player's timeline touches a
+        few row groups (DuckDB 2.0 skips an index under ORDER BY ... LIMIT, so sorting is what
+        makes single-player reads fast). Nothing is added, removed or changed.
+        """
+        with self.transaction():
+            before = self.con.execute(f"SELECT count(*) FROM {S.EVENTS}").fetchall()[0][0]
+            self.con.execute(S.EVENTS_DDL.format(name="_events_sorted"))
+            self.con.execute(f"INSERT INTO _events_sorted SELECT * FROM {S.EVENTS} ORDER BY player_id, ts, seq")
+            after = self.con.execute("SELECT count(*) FROM _events_sorted").fetchall()[0][0]
+            if after != before:  # never swap in a table that lost rows
+                raise RuntimeError(f"compaction copied {after} of {before} events; nothing changed")
+            self.con.execute(f"DROP TABLE {S.EVENTS}")
+            self.con.execute(f"ALTER TABLE _events_sorted RENAME TO {S.EVENTS}")
+        return after
+
+    def player_360(self, player_id: str, limit: int = 200) -> dict[str, Any]:
+        """One player's newest metrics row, segments row and last `limit` events (merges resolved)."""
+        survivor = self.resolve_player(player_id)
+        out: dict[str, Any] = {"player_id": survivor}
+        for table in ("player_metrics", "player_segments"):
+            rows = self.sql(
+                f"SELECT * FROM {table} WHERE player_id = ? ORDER BY as_of DESC LIMIT 1", [survivor]
+            ) if self._exists(table) else pl.DataFrame()
+            out[table] = rows.row(0, named=True) if rows.height else None
+        ids = self.con.execute(
+            f"SELECT merged_id FROM {S.PLAYER_ALIASES} WHERE survivor_id = ?", [survivor]
+        ).fetchall()
+        every = [survivor, *[r[0] for r in ids]]
+        out["events"] = self.sql(
+            f"SELECT * FROM {S.EVENTS} WHERE player_id IN (SELECT unnest(?::VARCHAR[])) "
+            f"AND event_id NOT IN (SELECT corrects_event_id FROM {S.EVENTS} "
+            f"  WHERE corrects_event_id IS NOT NULL AND player_id IN (SELECT unnest(?::VARCHAR[]))) "
+            f"ORDER BY ts DESC, seq DESC LIMIT ?",
+            [every, every, limit],
+        )
+        return out
+
+    # -- derived snapshots ------------------------------------------------------------------------
+    def events_frame(self) -> pl.LazyFrame:
+        """Current events (corrections applied, merged ids resolved) as a Polars LazyFrame."""
+        return self.sql(f"SELECT * EXCLUDE (attrs), CAST(attrs AS VARCHAR) AS attrs FROM {S.EVENTS_CURRENT}").lazy()
+
+    def players_frame(self) -> pl.LazyFrame:
+        """The player master (survivors only) as a Polars LazyFrame."""
+        return self.sql(
+            f"SELECT * FROM {S.PLAYERS} WHERE player_id NOT IN (SELECT merged_id FROM {S.PLAYER_ALIASES})"
+        ).lazy()
+
+    def watermark(self) -> tuple[int, datetime | None]:
+        """(newest event sequence number, newest event time): what a build was computed from."""
+        row = self.con.execute(f"SELECT coalesce(max(seq), 0), max(ts) FROM {S.EVENTS}").fetchall()[0]
+        return int(row[0]), row[1]
+
+    def build_is_current(self, as_of: Any, max_seq: int) -> bool:
+        """Whether a finished build of `as_of` already saw every event up to `max_seq`."""
+        return self.con.execute(
+            f"SELECT count(*) FROM {S.BUILDS} WHERE as_of = ? AND max_seq = ? AND status = 'done'",
+            [as_of, max_seq],
+        ).fetchall()[0][0] > 0
+
+    def snapshot_dates(self, table: str = "player_metrics") -> list[Any]:
+        """The as_of dates a derived table holds, newest first."""
+        self._derived(table)
+        if not self._exists(table):
+            return []
+        return [r[0] for r in self.con.execute(f"SELECT DISTINCT as_of FROM {table} ORDER BY as_of DESC").fetchall()]
+
+    def snapshot(self, table: str, as_of: Any = None) -> pl.DataFrame:
+        """One derived snapshot (default: the newest)."""
+        self._derived(table)
+        if not self._exists(table):
+            return pl.DataFrame()
+        if as_of is None:
+            return self.sql(f"SELECT * FROM {table} WHERE as_of = (SELECT max(as_of) FROM {table})")
+        return self.sql(f"SELECT * FROM {table} WHERE as_of = ?", [as_of])
+
+    def write_snapshot(self, table: str, frame: pl.DataFrame, as_of: Any) -> None:
+        """Replace the rows of `as_of` in a derived table (call inside a transaction)."""
+        self._derived(table)
+        self.con.register("_snap", frame)
+        try:
+            # Explicit DDL, not CREATE TABLE AS: see begin_staging for the DuckDB 2.0.0 bug.
+            types = {r[0]: r[1] for r in self.con.execute("DESCRIBE SELECT * FROM _snap").fetchall()}
+            if not self._exists(table):
+                columns = ", ".join(f'"{name}" {kind}' for name, kind in types.items())
+                self.con.execute(f"CREATE TABLE {table} ({columns})")
+            have = {r[0] for r in self.con.execute(f"DESCRIBE {table}").fetchall()}
+            for name, kind in types.items():
+                if name not in have:
+                    self.con.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" {kind}')
+            self.con.execute(f"DELETE FROM {table} WHERE as_of = ?", [as_of])
+            self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _snap")
+        finally:
+            self.con.unregister("_snap")
+
+    def log_build(self, row: dict[str, Any]) -> None:
+        """Record a build (inside the build's transaction)."""
+        cols = list(row)
+        self.con.execute(
+            f"INSERT INTO {S.BUILDS} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+            list(row.values()),
+        )
+
+    def save_scheme_version(self, *, name: str, kind: str, version: int, toml: str, actor: str,
+                            role: str, reason: str) -> None:
+        """Keep a new version of a scheme's thresholds; versions are append-only."""
+        if not reason.strip():
+            raise UserError("saving a scheme version needs a reason")
+        latest = self.con.execute(
+            f"SELECT coalesce(max(version), 0) FROM {S.SCHEME_VERSIONS} WHERE name = ?", [name]
+        ).fetchall()[0][0]
+        if version <= latest:
+            raise UserError(f"scheme {name}: version {version} is not newer than the saved version {latest}")
+        self.con.execute(
+            f"INSERT INTO {S.SCHEME_VERSIONS} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [name, kind, version, toml, actor, role, reason, _now()],
+        )
+
+    def scheme_versions(self, name: str | None = None) -> pl.DataFrame:
+        """Saved scheme versions, newest first (all schemes, or one)."""
+        where, params = ("WHERE name = ?", [name]) if name else ("", [])
+        return self.sql(f"SELECT * FROM {S.SCHEME_VERSIONS} {where} ORDER BY name, version DESC", params)
+
+    def latest_schemes(self) -> dict[str, str]:
+        """The TOML of the newest saved version of each scheme, by name."""
+        rows = self.con.execute(
+            f"SELECT name, arg_max(toml, version) FROM {S.SCHEME_VERSIONS} GROUP BY name"
+        ).fetchall()
+        return dict(rows)
+
+    def _derived(self, table: str) -> None:
+        """Refuse anything but a derived table name."""
+        if table not in S.DERIVED:
+            raise ValueError(f"not a derived table: {table!r}")
+
+    def _exists(self, table: str) -> bool:
+        """Whether a table exists."""
+        return self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
+        ).fetchall()[0][0] > 0
 
     # -- player merges ------------------------------------------------------------------------
     def merge_players(self, survivor_id: str, merged_id: str, *, actor: str, role: str, reason: str) -> None:

@@ -1,0 +1,40 @@
+"""Store maintenance and reads: migrations, compaction keeps every event, one player's 360 read."""
+
+from __future__ import annotations
+
+from pipelines import schema as S
+from pipelines.ingest import ingest_file
+from pipelines.store import Store
+from tests.conftest import txn
+
+
+def test_migrations_are_recorded_and_idempotent(tmp_path):
+    path = tmp_path / "m.duckdb"
+    with Store(path) as store:
+        assert store.schema_version() == S.MIGRATIONS_LIST[-1][0]
+    with Store(path) as store:
+        assert store.migrate() == []
+        versions = store.sql("SELECT version FROM schema_migrations ORDER BY version")["version"].to_list()
+        assert versions == [v for v, _, _ in S.MIGRATIONS_LIST]
+
+
+def test_compaction_keeps_every_event(loaded, write_csv):
+    rows = [txn(i, player=p) for i, p in enumerate(["PL2", "PL1", "PL3", "PL1", "PL2"])]
+    ingest_file(loaded, "transactions", write_csv("t.csv", rows))
+    before = set(loaded.sql("SELECT * FROM events").rows())
+    assert loaded.compact_events() == len(before)
+    assert set(loaded.sql("SELECT * FROM events").rows()) == before
+    players = loaded.sql("SELECT player_id FROM events")["player_id"].to_list()
+    assert players == sorted(players)
+    assert loaded.sql("SELECT count(*) AS n FROM events_current")["n"][0] == len(before)
+
+
+def test_player_360_reads_merged_ids_and_skips_superseded_versions(loaded, write_csv):
+    ingest_file(loaded, "transactions", write_csv("a.csv", [txn(1, "PL1"), txn(2, "PL3", amount="5")]))
+    ingest_file(loaded, "transactions", write_csv("b.csv", [txn(2, "PL3", amount="7")]))
+    loaded.merge_players("PL1", "PL3", actor="a", role="admin", reason="dup")
+    view = loaded.player_360("PL3")
+    assert view["player_id"] == "PL1"
+    events = view["events"].filter(view["events"]["source"] == "transactions")
+    assert sorted(events["amount"].to_list()) == [7.0, 100.0]
+    assert view["player_metrics"] is None  # no build yet: shown as missing, not an error
