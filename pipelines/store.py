@@ -323,6 +323,51 @@ class Store:
             list(row.values()),
         )
 
+    def record_event(
+        self,
+        *,
+        player_id: str,
+        event_type: str,
+        actor: str,
+        role: str,
+        attrs: dict[str, Any] | None = None,
+        property_id: str | None = None,
+        amount: float | None = None,
+        points: float | None = None,
+        source_ref: str = "app",
+        corrects_event_id: str | None = None,
+        ts: datetime | None = None,
+    ) -> str:
+        """Append one event written by a person (note, tag, task, ...) and return its id.
+
+        App writes are events like any other: attributed, append-only; an edit is a new event that
+        supersedes the old one through `corrects_event_id`.
+        """
+        import json
+        import uuid
+
+        if not actor or not role:
+            raise UserError("every write needs an actor and a role")
+        survivor = self.resolve_player(player_id)
+        known = self.con.execute(f"SELECT count(*) FROM {S.PLAYERS} WHERE player_id = ?", [survivor]).fetchall()[0][0]
+        if not known:
+            raise UserError(f"unknown player {player_id!r}")
+        now = _now()
+        key = uuid.uuid4().hex
+        with self.transaction():
+            seq = self.con.execute(f"SELECT coalesce(max(seq), 0) + 1 FROM {S.EVENTS}").fetchall()[0][0]
+            self.con.execute(
+                f"""INSERT INTO {S.EVENTS} (event_id, seq, record_key, player_id, property_id, ts,
+                    event_type, amount, currency, points, attrs, source, source_ref, actor, role,
+                    recorded_at, batch_id, corrects_event_id)
+                VALUES (md5(?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'app', ?, ?, ?, ?, ?, ?)""",
+                [f"app\x1f{key}", seq, key, survivor, property_id, ts or now, event_type, amount,
+                 "USD" if amount is not None else None, points, json.dumps(attrs or {}), source_ref,
+                 actor, role, now, f"app-{now:%Y%m%d}", corrects_event_id],
+            )
+            event_id = self.con.execute(f"SELECT event_id FROM {S.EVENTS} WHERE seq = ?", [seq]).fetchall()[0][0]
+        return event_id
+
     def compact_events(self) -> int:
         """Rewrite `events` sorted by player and time (same rows, same ids); return the row count.
 

@@ -38,3 +38,27 @@ def test_player_360_reads_merged_ids_and_skips_superseded_versions(loaded, write
     events = view["events"].filter(view["events"]["source"] == "transactions")
     assert sorted(events["amount"].to_list()) == [7.0, 100.0]
     assert view["player_metrics"] is None  # no build yet: shown as missing, not an error
+
+
+def test_app_writes_are_attributed_events_and_edits_supersede(loaded):
+    first = loaded.record_event(player_id="PL1", event_type="note", actor="hana", role="host",
+                                attrs={"text": "likes the quiet tables", "visibility": "all"})
+    edit = loaded.record_event(player_id="PL1", event_type="note", actor="hana", role="host",
+                               attrs={"text": "likes the quiet baccarat tables", "visibility": "all"},
+                               corrects_event_id=first)
+    rows = loaded.sql("SELECT event_id, actor, role, source, attrs->>'text' AS text FROM events_current "
+                      "WHERE event_type = 'note'")
+    assert rows.rows() == [(edit, "hana", "host", "app", "likes the quiet baccarat tables")]
+    history = loaded.sql("SELECT count(*) AS n FROM events WHERE event_type = 'note'")["n"][0]
+    assert history == 2  # the edit keeps the old text
+
+
+def test_app_writes_need_actor_role_and_a_known_player(loaded):
+    import pytest
+
+    from pipelines.errors import UserError
+
+    with pytest.raises(UserError, match="actor and a role"):
+        loaded.record_event(player_id="PL1", event_type="tag_added", actor="", role="host")
+    with pytest.raises(UserError, match="unknown player"):
+        loaded.record_event(player_id="NOPE", event_type="tag_added", actor="a", role="host")
