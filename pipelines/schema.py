@@ -55,6 +55,32 @@ EVENTS_DDL = """CREATE TABLE {name} (
         corrects_event_id VARCHAR
     )"""
 
+# The latest action per merged id decides; chains (a -> b -> c) resolve to the final survivor.
+ALIASES_QUERY = f"""
+    WITH RECURSIVE latest AS (
+        SELECT merged_id, arg_max(survivor_id, merge_seq) AS survivor_id,
+               arg_max(action, merge_seq) AS action
+        FROM {PLAYER_MERGES} GROUP BY merged_id
+    ), direct AS (
+        SELECT merged_id, survivor_id FROM latest WHERE action = 'merge'
+    ), chain(merged_id, survivor_id, depth) AS (
+        SELECT merged_id, survivor_id, 1 FROM direct
+        UNION ALL
+        SELECT c.merged_id, d.survivor_id, c.depth + 1
+        FROM chain c JOIN direct d ON c.survivor_id = d.merged_id
+        WHERE c.depth < 64
+    )
+    SELECT merged_id, arg_max(survivor_id, depth) AS survivor_id
+    FROM chain GROUP BY merged_id"""
+
+EVENTS_CURRENT_VIEW = f"""CREATE VIEW {EVENTS_CURRENT} AS
+    SELECT e.* REPLACE (coalesce(a.survivor_id, e.player_id) AS player_id)
+    FROM {EVENTS} e
+    LEFT JOIN {PLAYER_ALIASES} a ON a.merged_id = e.player_id
+    WHERE e.event_id NOT IN (
+        SELECT corrects_event_id FROM {EVENTS} WHERE corrects_event_id IS NOT NULL
+    )"""
+
 _V1 = [
     EVENTS_DDL.format(name=EVENTS),
     f"""CREATE TABLE {PLAYERS} (
@@ -91,23 +117,7 @@ _V1 = [
         reason VARCHAR NOT NULL,
         merged_at TIMESTAMP NOT NULL
     )""",
-    # The latest action per merged id decides; chains (a -> b -> c) resolve to the final survivor.
-    f"""CREATE VIEW {PLAYER_ALIASES} AS
-        WITH RECURSIVE latest AS (
-            SELECT merged_id, arg_max(survivor_id, merge_seq) AS survivor_id,
-                   arg_max(action, merge_seq) AS action
-            FROM {PLAYER_MERGES} GROUP BY merged_id
-        ), direct AS (
-            SELECT merged_id, survivor_id FROM latest WHERE action = 'merge'
-        ), chain(merged_id, survivor_id, depth) AS (
-            SELECT merged_id, survivor_id, 1 FROM direct
-            UNION ALL
-            SELECT c.merged_id, d.survivor_id, c.depth + 1
-            FROM chain c JOIN direct d ON c.survivor_id = d.merged_id
-            WHERE c.depth < 64
-        )
-        SELECT merged_id, arg_max(survivor_id, depth) AS survivor_id
-        FROM chain GROUP BY merged_id""",
+    f"CREATE VIEW {PLAYER_ALIASES} AS {ALIASES_QUERY}",
     f"""CREATE TABLE {INGEST_BATCHES} (
         batch_id VARCHAR PRIMARY KEY,
         source VARCHAR,
@@ -131,13 +141,7 @@ _V1 = [
         "column" VARCHAR,
         reason VARCHAR NOT NULL
     )""",
-    f"""CREATE VIEW {EVENTS_CURRENT} AS
-        SELECT e.* REPLACE (coalesce(a.survivor_id, e.player_id) AS player_id)
-        FROM {EVENTS} e
-        LEFT JOIN {PLAYER_ALIASES} a ON a.merged_id = e.player_id
-        WHERE e.event_id NOT IN (
-            SELECT corrects_event_id FROM {EVENTS} WHERE corrects_event_id IS NOT NULL
-        )""",
+    EVENTS_CURRENT_VIEW,
 ]
 
 _V2 = [
@@ -168,8 +172,19 @@ _V2 = [
     )""",
 ]
 
+# Aliases become a table kept current by every merge and unmerge: reads then resolve an id with
+# a lookup instead of a recursive query.
+_V3 = [
+    f"DROP VIEW {EVENTS_CURRENT}",
+    f"DROP VIEW {PLAYER_ALIASES}",
+    f"CREATE TABLE {PLAYER_ALIASES} (merged_id VARCHAR PRIMARY KEY, survivor_id VARCHAR NOT NULL)",
+    f"INSERT INTO {PLAYER_ALIASES} {ALIASES_QUERY}",
+    EVENTS_CURRENT_VIEW,
+]
+
 # (version, description, statements). Append new versions; never edit a released one.
 MIGRATIONS_LIST: list[tuple[int, str, list[str]]] = [
     (1, "events, player master, merges, batches, rejected rows", _V1),
     (2, "derived builds log, segmentation scheme versions", _V2),
+    (3, "player aliases as a table maintained by merges", _V3),
 ]

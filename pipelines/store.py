@@ -409,9 +409,14 @@ class Store:
         return out
 
     # -- derived snapshots ------------------------------------------------------------------------
-    def events_frame(self) -> pl.LazyFrame:
-        """Current events (corrections applied, merged ids resolved) as a Polars LazyFrame."""
-        return self.sql(f"SELECT * EXCLUDE (attrs), CAST(attrs AS VARCHAR) AS attrs FROM {S.EVENTS_CURRENT}").lazy()
+    def events_frame(self, columns: list[str] | None = None) -> pl.LazyFrame:
+        """Current events (corrections applied, merged ids resolved) as a Polars LazyFrame.
+
+        Pass the columns a stage reads: at 20M events every column left out saves memory.
+        """
+        wanted = [c for c in (columns or S.EVENT_COLUMNS) if c in S.EVENT_COLUMNS]
+        select = ", ".join("CAST(attrs AS VARCHAR) AS attrs" if c == "attrs" else c for c in wanted)
+        return self.sql(f"SELECT {select} FROM {S.EVENTS_CURRENT}").lazy()
 
     def players_frame(self) -> pl.LazyFrame:
         """The player master (survivors only) as a Polars LazyFrame."""
@@ -544,9 +549,12 @@ class Store:
         self._log_merge("unmerge", row[0], merged_id, actor, role, reason)
 
     def _log_merge(self, action: str, survivor: str, merged: str, actor: str, role: str, reason: str) -> None:
-        """Append one merge or unmerge action to the log."""
-        self.con.execute(
-            f"INSERT INTO {S.PLAYER_MERGES} SELECT coalesce(max(merge_seq), 0) + 1, ?, ?, ?, ?, ?, ?, ? "
-            f"FROM {S.PLAYER_MERGES}",
-            [action, survivor, merged, actor, role, reason, _now()],
-        )
+        """Append one merge or unmerge action to the log and refresh the aliases, atomically."""
+        with self.transaction():
+            self.con.execute(
+                f"INSERT INTO {S.PLAYER_MERGES} SELECT coalesce(max(merge_seq), 0) + 1, ?, ?, ?, ?, ?, ?, ? "
+                f"FROM {S.PLAYER_MERGES}",
+                [action, survivor, merged, actor, role, reason, _now()],
+            )
+            self.con.execute(f"DELETE FROM {S.PLAYER_ALIASES}")
+            self.con.execute(f"INSERT INTO {S.PLAYER_ALIASES} {S.ALIASES_QUERY}")
