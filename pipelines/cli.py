@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -92,6 +91,56 @@ def _progress(enabled: bool) -> Progress:
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=err, transient=True, disable=not enabled,
     )
+
+
+@app.command()
+def build(
+    as_of: Annotated[Optional[datetime], typer.Option("--as-of", help="Snapshot day (default: the day of the newest event).", formats=["%Y-%m-%d"])] = None,
+    db: DbOption = None,
+    force: Annotated[bool, typer.Option(help="Recompute even when nothing changed.")] = False,
+    actor: ActorOption = None,
+    role: RoleOption = "etl",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Compute player metrics, deltas, segments, churn and insights as of a day (kept as a snapshot)."""
+    from pipelines.build import build as run
+    from pipelines.ingest import default_actor
+    from pipelines.store import Store
+
+    with Store(db) as store, _progress(enabled=not as_json) as bar:
+        task = bar.add_task("build", total=None)
+        result = run(store, as_of.date() if as_of else None, actor=actor or default_actor(), role=role,
+                     force=force, progress=lambda stage: bar.update(task, description=stage))
+    if as_json:
+        print(json.dumps(result.to_dict()))
+    elif result.status == "current":
+        out.print(f"snapshot {result.as_of} is current: no new events since its build")
+    else:
+        out.print(f"snapshot {result.as_of}: {result.players:,} players, {result.insights:,} insights "
+                  f"({result.seconds:.2f} s, build {result.build_id})")
+
+
+metrics_app = typer.Typer(help="The metric catalog.", no_args_is_help=True)
+app.add_typer(metrics_app, name="metrics")
+
+
+@metrics_app.command("list")
+def metrics_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the catalog as JSON lines.")] = False,
+) -> None:
+    """Print every metric: name, label, unit, window and description."""
+    from metrics.catalog import catalog_frame
+
+    frame = catalog_frame()
+    if as_json:
+        for row in frame.iter_rows(named=True):
+            print(json.dumps(row, default=str))
+        return
+    table = Table("name", "label", "unit", "window", "description")
+    for row in frame.iter_rows(named=True):
+        window = "" if row.get("window") is None else f"{row['window']}d"
+        table.add_row(row["name"], row["label"], str(row["unit"]), window, row["description"])
+    out.print(table)
 
 
 @app.command()
@@ -211,6 +260,7 @@ def demo(
     for source in DEMO_ORDER:
         ingest(source=source, files=[out_dir / f"{source}.csv"], db=db, map_=[], date_format=None,
                actor=None, role="etl", as_json=False)
+    build(as_of=None, db=db, force=False, actor=None, role="etl", as_json=False)
     if not no_serve:
         serve(port=port, address=address, db=db)
 
@@ -231,10 +281,9 @@ def serve(
     cmd = [sys.executable, "-m", "panel", "serve", str(main), "--port", str(port), "--address", address,
            "--index", "main", "--allow-websocket-origin", f"{host}:{port}",
            "--allow-websocket-origin", f"{address}:{port}"]
-    try:
-        raise typer.Exit(subprocess.call(cmd, env=env))
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+    sys.stdout.flush()
+    # exec, not a child process: stopping `player360 serve` then stops the server itself
+    os.execve(sys.executable, cmd, env)
 
 
 def main() -> None:

@@ -1,0 +1,37 @@
+"""`make bench`: every benchmark of the project in one run (long: generates and caches data/bench/).
+
+Each part prints its own wall times, peak memory and ratios against its baselines:
+- ingest: our pipeline vs hand-written DuckDB SQL vs pandas, from Parquet and CSV;
+- metrics: the per-player metric set in Polars vs DuckDB SQL vs pandas, 20M events / 1M players;
+- CLV: BG/NBD + Gamma-Gamma fit and scoring of 1M customers;
+- build: full derived build, one-day rebuild, re-segmentation, one-player 360 reads.
+Set BENCH_SCALE=small for a quick run of the same code on small data.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+SMALL = os.environ.get("BENCH_SCALE") == "small"
+PARTS = [
+    ["benchmarks.bench_ingest", "--rows", "200000" if SMALL else "20000000"],
+    ["benchmarks.bench_metrics", "--events", "2000000" if SMALL else "20000000",
+     "--players", "100000" if SMALL else "1000000", "--data",
+     f"data/bench/events-{'2M' if SMALL else '20M'}.parquet"],
+    ["benchmarks.bench_clv"],
+    ["benchmarks.bench_build", "--players", "20000" if SMALL else "560000"],
+]
+
+
+def main() -> int:
+    failed = 0
+    for part in PARTS:
+        print(f"\n=== {' '.join(part)}", flush=True)
+        failed |= subprocess.call([sys.executable, "-m", *part])
+    return failed
+
+
+if __name__ == "__main__":
+    sys.exit(main())
