@@ -10,7 +10,8 @@ import pytest
 
 from tests.conftest import PLAYERS, txn
 
-COMMANDS = ["ingest", "rejects", "status", "merge", "unmerge", "generate", "demo", "serve"]
+COMMANDS = ["ingest", "rejects", "status", "merge", "unmerge", "generate", "demo", "serve", "build",
+            "metrics"]
 
 
 def run(*args: str, db=None) -> subprocess.CompletedProcess:
@@ -83,3 +84,17 @@ def test_merge_and_unmerge(tmp_path, write_csv):
     assert run("unmerge", "PL3", "--reason", "not the same", db=db).returncode == 0
     again = run("unmerge", "PL3", "--reason", "x", db=db)
     assert again.returncode == 2 and "is not merged" in again.stderr
+
+
+def test_generate_ingest_build_and_metrics_list(tmp_path):
+    db, out = tmp_path / "g.duckdb", tmp_path / "raw"
+    gen = run("generate", "--out", str(out), "--players", "150", "--days", "90", "--end", "2026-01-01 20:00:00")
+    assert gen.returncode == 0, gen.stderr
+    for source in ("players", "visits", "rating_slips", "transactions"):
+        assert run("ingest", source, str(out / f"{source}.csv"), "--json", db=db).returncode == 0
+    first = json.loads(run("build", "--json", db=db).stdout)
+    assert first["status"] == "built" and first["as_of"] == "2026-01-01" and first["players"] > 0
+    assert json.loads(run("build", "--json", db=db).stdout)["status"] == "current"
+    listing = run("metrics", "list", "--json")
+    names = [json.loads(line)["name"] for line in listing.stdout.splitlines()]
+    assert {"recency_days", "adt_30d", "health_score", "redemption_rate"} <= set(names)
