@@ -17,14 +17,18 @@ import polars as pl
 import metrics.churn  # noqa: F401  (registers the churn kind for loading saved versions)
 import metrics.insights  # noqa: F401  (registers the insights kind)
 from metrics.churn import ChurnRisk
+from metrics.churn_model import NotEnoughData
 from metrics.insights import InsightRules, insights
 from metrics.segments import Scheme, Versioned, default_schemes, segment_all
+from pipelines.derived.churn_training import score_churn
+from pipelines.derived.clv import player_clv
 from pipelines.derived.deltas import player_deltas
 from pipelines.derived.metrics import EVENT_INPUTS, player_metrics
 from pipelines.errors import UserError
 from pipelines.store import Store
 
 Progress = Callable[[str], None]
+CHURN_HORIZON_DAYS = 60  # churn = no visit in the next 60 days (the model's label)
 
 
 @dataclass
@@ -80,6 +84,15 @@ def build(store: Store, as_of: date | None = None, *, actor: str, role: str = "e
     schemes, rules = configured(store)
     say("metrics, deltas, segments, churn, insights")
     wide, segments, found = derive(events, players, as_of, schemes, rules)
+    say("CLV (BG/NBD + Gamma-Gamma), churn model")
+    cutoff = datetime.combine(as_of + timedelta(days=1), time())
+    clv = player_clv(events, cutoff).with_columns(pl.lit(as_of).alias("as_of"))  # thin data: null scores + reason
+    try:
+        churn, _model = score_churn(events, players, cutoff, CHURN_HORIZON_DAYS)
+        churn = churn.with_columns(pl.lit(as_of).alias("as_of"))
+    except NotEnoughData as exc:  # too little history or too few churners/stayers: no model today
+        say(f"churn model skipped: {exc}")
+        churn = None
     stamp = [pl.lit(started).alias("computed_at"), pl.lit(newest).alias("source_newest_ts")]
     build_id = f"D{started:%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}"
     say("writing snapshots")
@@ -87,6 +100,9 @@ def build(store: Store, as_of: date | None = None, *, actor: str, role: str = "e
         store.write_snapshot("player_metrics", wide.with_columns(stamp), as_of)
         store.write_snapshot("player_segments", segments.with_columns(stamp), as_of)
         store.write_snapshot("player_insights", found.with_columns(stamp), as_of)
+        store.write_snapshot("player_clv", clv.with_columns(stamp), as_of)
+        if churn is not None:
+            store.write_snapshot("player_churn_model", churn.with_columns(stamp), as_of)
         seconds = round(clock.perf_counter() - t0, 3)
         store.log_build({
             "build_id": build_id, "as_of": as_of, "status": "done", "max_seq": max_seq,

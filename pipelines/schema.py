@@ -15,7 +15,7 @@ BUILDS = "builds"
 SCHEME_VERSIONS = "scheme_versions"
 # Derived snapshot tables: recomputable from events, one set of rows per as_of. Their columns follow
 # the metric catalog, so the store adds new columns as the catalog grows instead of a migration.
-DERIVED = ("player_metrics", "player_segments", "player_insights")
+DERIVED = ("player_metrics", "player_segments", "player_insights", "player_clv", "player_churn_model")
 
 # Column order of `events`: the staging layer produces exactly these (less the store-assigned ones).
 EVENT_COLUMNS: tuple[str, ...] = (
