@@ -44,6 +44,9 @@ def test_build_writes_one_row_per_player_per_table(demo_store):
     for scheme in ("worth", "engagement", "lifecycle", "spending", "frequency", "attention", "loyalty", "churn_level"):
         assert segments[scheme].null_count() == 0
     assert demo_store.snapshot("player_insights").height == result.insights > 0
+    clv = demo_store.snapshot("player_clv")
+    assert clv.height > 0 and clv["p_alive"].drop_nulls().is_between(0, 1).all()
+    assert (clv["expected_value"].drop_nulls() >= 0).all()
 
 
 def test_unchanged_events_make_a_no_op(demo_store):
