@@ -127,9 +127,9 @@ def ingest_file(
         cutoff = (now or datetime.now()) + FUTURE_TOLERANCE
         rules = None
         total = _estimate_rows(raw)
-        rows = rejected_count = 0
+        rows = rejected_count = added = duplicates = 0
         with store.transaction():
-            store.begin_staging(facts.STAGED_SCHEMA)
+            base_seq = store.begin_batch()
             for chunk in readers.chunks(raw, rename, chunk_rows):
                 formats = staging.timestamp_formats(chunk, source, date_format)
                 if rules is None:  # raw types are known once the first chunk is read
@@ -142,15 +142,18 @@ def ingest_file(
                 )
                 bad = staging.rejected(checked.lazy(), rules).collect()
                 store.reject(batch_id, bad)
-                store.stage(facts.events(checked.lazy(), source, file_name=path.name,
-                                         known_players=known, now=cutoff - FUTURE_TOLERANCE).collect())
+                staged = facts.events(checked.lazy(), source, file_name=path.name,
+                                      known_players=known, now=cutoff - FUTURE_TOLERANCE).collect()
+                new, dup = store.apply_chunk(staged, batch_id=batch_id, source=source.name, actor=actor,
+                                             role=role, base_seq=base_seq)
+                added, duplicates = added + new, duplicates + dup
                 rows += chunk.height
                 rejected_count += bad.height
                 if progress:
                     progress(rows, total)
             if rows == 0:
                 raise UserError(f"{path}: the file has a header but no rows")
-            added, duplicates = store.apply_staged(batch_id=batch_id, source=source.name, actor=actor, role=role)
+            store.end_batch(source=source.name, base_seq=base_seq)
             store.log_batch(log | {
                 "status": "committed", "rows_read": rows, "events_added": added,
                 "duplicates": duplicates, "rejected": rejected_count,

@@ -17,7 +17,6 @@ from pipelines import schema as S
 from pipelines.errors import UserError
 
 DEFAULT_DB = Path("data") / "player360.duckdb"
-_STAGED = "_staged"
 
 
 def default_db_path() -> Path:
@@ -174,22 +173,16 @@ class Store:
         return frame.row(0, named=True)
 
     # -- ingest writes ------------------------------------------------------------------------
-    def begin_staging(self, schema: dict[str, pl.DataType]) -> None:
-        """Create the temporary table that collects a batch's validated rows.
+    def begin_batch(self) -> int:
+        """Start applying a file's chunks (inside the batch's transaction); return the base seq.
 
-        Explicit DDL on purpose: in DuckDB 2.0.0 a table created inside a transaction by
-        CREATE TABLE AS from an empty registered frame silently loses a later insert of more than
-        one row group (seen with 400k rows).
+        Chunks are applied one by one so that memory stays bounded whatever the file size: each is
+        deduplicated against `events`, which already holds the earlier chunks of the same file.
         """
-        self.con.execute(f"DROP TABLE IF EXISTS {_STAGED}")
-        columns = ", ".join(f'"{name}" {_sql_type(dtype)}' for name, dtype in schema.items())
-        self.con.execute(f"CREATE TEMP TABLE {_STAGED} ({columns})")
-
-    def stage(self, frame: pl.DataFrame) -> None:
-        """Append validated rows (staging columns: event columns + _row, content) to the batch."""
-        self.con.register("_chunk", frame)
-        self.con.execute(f"INSERT INTO {_STAGED} BY NAME SELECT * FROM _chunk")
-        self.con.unregister("_chunk")
+        # Explicit DDL on purpose: in DuckDB 2.0.0 a table created inside a transaction by
+        # CREATE TABLE AS from an empty registered frame silently loses a later large insert.
+        self.con.execute("CREATE OR REPLACE TEMP TABLE _occ (content_md5 VARCHAR PRIMARY KEY, n BIGINT NOT NULL)")
+        return self.con.execute(f"SELECT coalesce(max(seq), 0) FROM {S.EVENTS}").fetchall()[0][0]
 
     def reject(self, batch_id: str, frame: pl.DataFrame) -> None:
         """Keep rejected rows (columns row_number, raw, column, reason) with the batch."""
@@ -202,68 +195,81 @@ class Store:
         )
         self.con.unregister("_rej")
 
-    def apply_staged(self, *, batch_id: str, source: str, actor: str, role: str) -> tuple[int, int]:
-        """Turn the staged rows into events; return (events_added, duplicates).
+    def apply_chunk(self, frame: pl.DataFrame, *, batch_id: str, source: str, actor: str, role: str,
+                    base_seq: int) -> tuple[int, int]:
+        """Turn one chunk of staged rows (event columns + _row, content) into events.
 
-        The idempotency key is md5(source, record key, content) for keyed rows and
-        md5(source, content, occurrence number) for rows of a file without a key column. A new
-        version of a known record key supersedes the current one (`corrects_event_id`).
+        Returns (events_added, duplicates). The idempotency key is md5(source, record key, content)
+        for keyed rows and md5(source, content, occurrence number in the file) for rows of a file
+        without a key column. A new version of a known record key supersedes the current one
+        (`corrects_event_id`); versions inside the file chain in file order.
         """
         con = self.con
-        staged_rows = con.execute(f"SELECT count(*) FROM {_STAGED}").fetchall()[0][0]
-        base_seq = con.execute(f"SELECT coalesce(max(seq), 0) FROM {S.EVENTS}").fetchall()[0][0]
-        # Narrow id tables (row, key, id) keep the copies small; the wide rows are joined once.
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE _ids AS
-            SELECT _row, record_key, md5($1 || chr(31) || record_key || chr(31) || content) AS event_id
-            FROM {_STAGED} WHERE record_key IS NOT NULL
-            UNION ALL
-            SELECT _row, rk, md5($1 || chr(31) || rk) FROM (
-                SELECT _row, md5(content) || '#' || CAST(
-                    row_number() OVER (PARTITION BY content ORDER BY _row) - 1 AS VARCHAR) AS rk
-                FROM {_STAGED} WHERE record_key IS NULL
-            )""",
-            [source],
-        )
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE _new AS
-            SELECT * FROM (
-                SELECT event_id, min(_row) AS _row, arg_min(record_key, _row) AS record_key
-                FROM _ids GROUP BY event_id
-            ) i
-            WHERE NOT EXISTS (SELECT 1 FROM {S.EVENTS} e WHERE e.event_id = i.event_id)"""
-        )
-        added = con.execute("SELECT count(*) FROM _new").fetchall()[0][0]
-        # Versions of one record inside this file chain to each other; only repeated keys need it.
-        con.execute(
-            """CREATE OR REPLACE TEMP TABLE _chain AS
-            SELECT event_id, lag(event_id) OVER (PARTITION BY record_key ORDER BY _row) AS prev_id
-            FROM _new WHERE record_key IN (
-                SELECT record_key FROM _new GROUP BY record_key HAVING count(*) > 1)"""
-        )
-        cols = [c for c in S.EVENT_COLUMNS if c not in S.STORE_ASSIGNED and c != "record_key"]
-        select = ", ".join(f"s.{c}" for c in cols)
-        # seq = base + file row: increasing in file order, unique, with gaps (it orders, never counts).
-        con.execute(
-            f"""INSERT INTO {S.EVENTS} ({", ".join(cols)}, record_key, event_id, seq, actor, role,
-                    recorded_at, batch_id, corrects_event_id)
-            WITH prev AS (
-                SELECT record_key, arg_max(event_id, seq) AS event_id FROM {S.EVENTS}
-                WHERE source = ? AND record_key IN (SELECT record_key FROM _new)
-                GROUP BY record_key
+        con.register("_chunk", frame)
+        try:
+            con.execute(
+                """CREATE OR REPLACE TEMP TABLE _ids AS
+                SELECT _row, record_key, md5($1 || chr(31) || record_key || chr(31) || content) AS event_id
+                FROM _chunk WHERE record_key IS NOT NULL
+                UNION ALL
+                SELECT _row, rk, md5($1 || chr(31) || rk) FROM (
+                    SELECT c._row, c.cm || '#' || CAST(coalesce(o.n, 0) - 1 + row_number() OVER (
+                        PARTITION BY c.cm ORDER BY c._row) AS VARCHAR) AS rk
+                    FROM (SELECT _row, md5(content) AS cm FROM _chunk WHERE record_key IS NULL) c
+                    LEFT JOIN _occ o ON o.content_md5 = c.cm
+                )""",
+                [source],
             )
-            SELECT {select}, n.record_key, n.event_id, ? + n._row, ?, ?, ?, ?,
-                coalesce(c.prev_id, p.event_id)
-            FROM _new n JOIN {_STAGED} s ON s._row = n._row
-            LEFT JOIN _chain c ON c.event_id = n.event_id
-            LEFT JOIN prev p ON p.record_key = n.record_key""",
-            [source, base_seq, actor, role, _now(), batch_id],
-        )
+            # occurrence counts carry over to the next chunk of the same file
+            con.execute(
+                """INSERT INTO _occ SELECT split_part(record_key, '#', 1), count(*) FROM _ids
+                WHERE _row IN (SELECT _row FROM _chunk WHERE record_key IS NULL)
+                GROUP BY 1 ON CONFLICT (content_md5) DO UPDATE SET n = n + excluded.n"""
+            )
+            con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE _new AS
+                SELECT * FROM (
+                    SELECT event_id, min(_row) AS _row, arg_min(record_key, _row) AS record_key
+                    FROM _ids GROUP BY event_id
+                ) i
+                WHERE NOT EXISTS (SELECT 1 FROM {S.EVENTS} e WHERE e.event_id = i.event_id)"""
+            )
+            added = con.execute("SELECT count(*) FROM _new").fetchall()[0][0]
+            # Versions of one record inside this chunk chain to each other; only repeated keys need it.
+            con.execute(
+                """CREATE OR REPLACE TEMP TABLE _chain AS
+                SELECT event_id, lag(event_id) OVER (PARTITION BY record_key ORDER BY _row) AS prev_id
+                FROM _new WHERE record_key IN (
+                    SELECT record_key FROM _new GROUP BY record_key HAVING count(*) > 1)"""
+            )
+            cols = [c for c in S.EVENT_COLUMNS if c not in S.STORE_ASSIGNED and c != "record_key"]
+            select = ", ".join(f"s.{c}" for c in cols)
+            # seq = base + file row: increasing in file order, unique, with gaps (it orders, never counts).
+            con.execute(
+                f"""INSERT INTO {S.EVENTS} ({", ".join(cols)}, record_key, event_id, seq, actor, role,
+                        recorded_at, batch_id, corrects_event_id)
+                WITH prev AS (
+                    SELECT record_key, arg_max(event_id, seq) AS event_id FROM {S.EVENTS}
+                    WHERE source = ? AND record_key IN (SELECT record_key FROM _new)
+                    GROUP BY record_key
+                )
+                SELECT {select}, n.record_key, n.event_id, ? + n._row, ?, ?, ?, ?,
+                    coalesce(c.prev_id, p.event_id)
+                FROM _new n JOIN _chunk s ON s._row = n._row
+                LEFT JOIN _chain c ON c.event_id = n.event_id
+                LEFT JOIN prev p ON p.record_key = n.record_key""",
+                [source, base_seq, actor, role, _now(), batch_id],
+            )
+            con.execute("DROP TABLE _ids; DROP TABLE _new; DROP TABLE _chain")
+        finally:
+            con.unregister("_chunk")
+        return added, frame.height - added
+
+    def end_batch(self, *, source: str, base_seq: int) -> None:
+        """Finish a batch: project the player master when players came in; drop the counters."""
         if source == "players":
             self._project_players(base_seq)
-        con.execute("DROP TABLE _ids; DROP TABLE _new; DROP TABLE _chain")
-        con.execute(f"DROP TABLE {_STAGED}")
-        return added, staged_rows - added
+        self.con.execute("DROP TABLE IF EXISTS _occ")
 
     def _project_players(self, after_seq: int) -> None:
         """Upsert the player master from player events newer than `after_seq`.

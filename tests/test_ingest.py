@@ -189,3 +189,22 @@ def test_open_visit_then_closed_visit_supersedes(loaded, write_csv):
 def test_every_event_carries_actor_role_and_batch(loaded):
     attribution = loaded.sql("SELECT DISTINCT actor, role, batch_id IS NOT NULL AS b FROM events")
     assert attribution.rows() == [("tester", "etl", True)]
+
+
+def test_chunked_ingest_equals_one_chunk(tmp_path, players_csv, write_csv):
+    """Bounded-memory chunks give the same events: repeats, occurrences and versions span chunks."""
+    from pipelines.store import Store
+
+    keyed = [txn(1), txn(2), txn(1), txn(3, amount="5"), txn(3, amount="6"), txn(2)]
+    unkeyed = [{k: v for k, v in txn(i % 2).items() if k != "txn_id"} for i in range(7)]
+    results = []
+    for chunk_rows in (1_000_000, 2):
+        with Store(tmp_path / f"c{chunk_rows}.duckdb") as store:
+            ingest_file(store, "players", players_csv)
+            a = ingest_file(store, "transactions", write_csv("k.csv", keyed), chunk_rows=chunk_rows)
+            b = ingest_file(store, "transactions", write_csv("u.csv", unkeyed), chunk_rows=chunk_rows)
+            events = store.sql("SELECT event_id, record_key, amount, corrects_event_id FROM events "
+                               "WHERE source = 'transactions' ORDER BY event_id")
+            results.append(((a.events_added, a.duplicates), (b.events_added, b.duplicates), events.rows()))
+    assert results[0] == results[1]
+    assert results[0][0] == (4, 2) and results[0][1] == (7, 0)
