@@ -205,8 +205,10 @@ class Store:
         (`corrects_event_id`); versions inside the file chain in file order.
         """
         con = self.con
-        con.register("_chunk", frame)
+        con.register("_arrow_chunk", frame)
         try:
+            # one copy into DuckDB: later statements scan and join a native table, not Arrow
+            con.execute("CREATE OR REPLACE TEMP TABLE _chunk AS SELECT * FROM _arrow_chunk")
             con.execute(
                 """CREATE OR REPLACE TEMP TABLE _ids AS
                 SELECT _row, record_key, md5($1 || chr(31) || record_key || chr(31) || content) AS event_id
@@ -260,9 +262,9 @@ class Store:
                 LEFT JOIN prev p ON p.record_key = n.record_key""",
                 [source, base_seq, actor, role, _now(), batch_id],
             )
-            con.execute("DROP TABLE _ids; DROP TABLE _new; DROP TABLE _chain")
+            con.execute("DROP TABLE _ids; DROP TABLE _new; DROP TABLE _chain; DROP TABLE _chunk")
         finally:
-            con.unregister("_chunk")
+            con.unregister("_arrow_chunk")
         return added, frame.height - added
 
     def end_batch(self, *, source: str, base_seq: int) -> None:

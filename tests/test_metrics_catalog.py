@@ -213,8 +213,8 @@ def test_metric_object_is_frozen_and_validated():
 def test_catalog_frame():
     f = C.catalog_frame()
     assert f.height == len(CATALOG)
-    assert f.columns[:7] == ["name", "label", "description", "unit", "window", "event_types", "higher_is_better"] \
-        or {"name", "label", "description", "unit", "window", "event_types", "higher_is_better"} <= set(f.columns)
+    assert f.columns[:4] == ["name", "label", "description", "unit"]
+    assert {"window", "event_types", "higher_is_better", "stage", "depends"} <= set(f.columns)
     assert f["name"].to_list() == list(CATALOG)
     row = f.filter(pl.col("name") == "cash_in_prior_30d").row(0, named=True)
     assert row["window"] == 30 and row["window_offset"] == 30 and row["event_types"] == "buy_in, marker"
