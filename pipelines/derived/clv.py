@@ -60,7 +60,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -68,6 +68,7 @@ import polars as pl
 from metrics import clv as C
 from metrics import rfm
 from metrics.catalog import GAMING_DAY_START_HOURS
+from pipelines.derived.metrics import as_of_datetime
 
 __all__ = [
     "EVENT_COLUMNS",
@@ -112,23 +113,12 @@ def expected_trips_column(horizon: float, freq: str = "W") -> str:
     return f"expected_trips_{h}{_UNITS[freq][0]}"
 
 
-def _as_of(value: datetime | date) -> datetime:
-    """as_of as a naive datetime (a date means its midnight), like player_metrics."""
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            raise ValueError("as_of must be naive (venue-local time, like the events' ts)")
-        return value
-    if isinstance(value, date):
-        return datetime.combine(value, time())
-    raise TypeError(f"as_of must be a datetime, got {type(value).__name__}")
-
-
 # ---------------------------------------------------------------------------------- trips, summary
 
 
 def trips(events: pl.LazyFrame, as_of: datetime | date) -> pl.LazyFrame:
     """One row per player and trip (gaming day) up to ``as_of``: player_id, trip_day (Date), value."""
-    as_of = _as_of(as_of)
+    as_of = as_of_datetime(as_of)
     schema = events.collect_schema()
     missing = [c for c in ("player_id", "ts", "event_type") if c not in schema]
     if missing:
@@ -167,7 +157,7 @@ def trips(events: pl.LazyFrame, as_of: datetime | date) -> pl.LazyFrame:
 def clv_summary(events: pl.LazyFrame, as_of: datetime | date, *, freq: str = "W") -> pl.DataFrame:
     """RFM summary of the players' trips: player_id, frequency, recency, T, monetary_value."""
     expected_trips_column(1, freq)  # validates freq
-    end = (_as_of(as_of) - _GAMING_DAY).date()  # the gaming day as_of falls in
+    end = (as_of_datetime(as_of) - _GAMING_DAY).date()  # the gaming day as_of falls in
     # summed in whole cents (exact in float64 whatever the order), back to currency after the mean
     cents = trips(events, as_of).with_columns((pl.col("value") * 100).round().alias("value"))
     summary = rfm.summary(cents, customer="player_id", ts="trip_day", amount="value", observation_end=end, freq=freq)
@@ -388,7 +378,7 @@ def player_clv(
     ``clv_issues`` note (``strict=True``: a ValueError). ``CLVParams.from_frame(result)`` gives the
     fitted parameters back.
     """
-    as_of = _as_of(as_of)
+    as_of = as_of_datetime(as_of)
     if horizon < 0:
         raise ValueError(f"horizon must be >= 0, got {horizon}")
     summary = clv_summary(events, as_of, freq=freq)

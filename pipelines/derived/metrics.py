@@ -42,7 +42,7 @@ EVENT_INPUTS: dict[str, pl.DataType] = {
 REQUIRED = ("player_id", "ts", "event_type")
 
 
-def _as_of(value: datetime | date) -> datetime:
+def as_of_datetime(value: datetime | date) -> datetime:
     """as_of as a naive datetime (a date means its midnight)."""
     if isinstance(value, datetime):
         if value.tzinfo is not None:
@@ -114,7 +114,7 @@ def player_metrics(
     the enrollment events for tenure. Players enrolled after ``as_of`` without earlier events are
     left out (they did not exist yet). Pass survivors only (merged ids resolved), like the events.
     """
-    as_of = _as_of(as_of)
+    as_of = as_of_datetime(as_of)
     catalog = C.CATALOG if catalog is None else catalog
     out = _scoped(events, as_of, catalog).group_by("player_id").agg(C.aggregations(catalog))
     for name, exprs in C.grain_aggregations(catalog).items():
