@@ -1,20 +1,48 @@
-"""The app's data store: cached reads through the pipelines' store, never DuckDB directly."""
+"""The app's data store: cached reads through the pipelines' store, never DuckDB directly.
+
+One `DataStore` per database file per process (`DataStore.shared()`), holding one `Store` opened
+lazily on first use and reused by every session. DuckDB lets one process write a file while no
+other process holds it, and the app writes (notes, tags, tasks), so the connection is read-write:
+stop the app before a CLI ingest into the same file (the CLI says so when the file is busy).
+
+Reads are cached for a few seconds (aggregates longer) and every write through `record_event`
+drops the cached reads it can change, so the writer sees the write at once and other sessions
+within `ttl`. A lock
+serialises access to the one connection (Panel may serve sessions from several threads).
+
+No Panel import here: notebooks and the state classes use this module as is.
+"""
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any, ClassVar, TypeVar
 
 import polars as pl
 
+from app import model as M
+from app import queries as Q
 from pipelines.errors import UserError
 from pipelines.store import Store, default_db_path
+
+T = TypeVar("T")
+MISSING = "No data yet: {path} does not exist. Run `player360 ingest` or `make demo`."
+
+
+class DataUnavailable(Exception):
+    """The store cannot be read right now (missing file, file in use, ...): the message says why."""
 
 
 @dataclass
 class StoreStatus:
-    """What the store holds, for the overview until the metrics pages land."""
+    """What the store holds, for the overview."""
 
     path: Path
     available: bool
@@ -25,33 +53,282 @@ class StoreStatus:
     read_at: float = 0.0
 
 
+@dataclass
+class Freshness:
+    """How current the data is: newest event, newest derived build, events since that build."""
+
+    newest_event: datetime | None = None
+    newest_recorded: datetime | None = None
+    events: int = 0
+    build: dict[str, Any] | None = None
+    events_since_build: int | None = None
+
+    @property
+    def as_of(self) -> date | None:
+        """The as_of date of the newest derived snapshot."""
+        return self.build["as_of"] if self.build else None
+
+    @property
+    def stale(self) -> bool:
+        """Whether events arrived after the newest build (its metrics miss them)."""
+        return bool(self.events_since_build)
+
+
+@dataclass
+class PlayerData:
+    """Everything the player page shows about one player, read in one go."""
+
+    requested_id: str
+    player_id: str
+    found: bool
+    profile: dict[str, Any] | None = None
+    properties: pl.DataFrame = field(default_factory=pl.DataFrame)
+    metrics: dict[str, Any] | None = None
+    segments: dict[str, Any] | None = None
+    insights: pl.DataFrame = field(default_factory=pl.DataFrame)
+    events: pl.DataFrame = field(default_factory=pl.DataFrame)  # every version, newest first
+    truncated: bool = False
+    freshness: Freshness = field(default_factory=Freshness)
+    read_at: datetime = field(default_factory=lambda: datetime.now().replace(microsecond=0))
+    seconds: float = 0.0
+
+    @cached_property
+    def current(self) -> pl.DataFrame:
+        """The current version of each event (corrections applied), newest first."""
+        return M.current(self.events)
+
+    @property
+    def trend_end(self) -> date:
+        """The last day trends cover: the metrics' as_of, else the newest event's day, else today."""
+        if self.metrics and self.metrics.get("as_of"):
+            return self.metrics["as_of"]
+        return (self.freshness.newest_event or datetime.now()).date()
+
+    @property
+    def name(self) -> str:
+        """First and last name (or the id)."""
+        p = self.profile or {}
+        full = " ".join(x for x in (p.get("first_name"), p.get("last_name")) if x)
+        return full or self.player_id
+
+
 class DataStore:
-    """Reads the store with short-lived read-only connections and caches results for `ttl` seconds.
+    """Cached reads and attributed writes over one store file, shared by the sessions of a process."""
 
-    Short-lived connections keep the file free for ingests between page loads (DuckDB lets one
-    process write while no other process holds the file).
-    """
+    _shared: ClassVar[dict[Path, DataStore]] = {}
+    _shared_lock: ClassVar[threading.Lock] = threading.Lock()
+    EVENT_LIMIT = 100_000  # a player's events read at most (newest first)
 
-    def __init__(self, path: Path | str | None = None, ttl: float = 10.0):
+    def __init__(self, path: Path | str | None = None, ttl: float = 10.0, aggregate_ttl: float = 60.0,
+                 retry_after: float = 5.0):
         self.path = Path(path) if path else default_db_path()
         self.ttl = ttl
+        self.aggregate_ttl = aggregate_ttl
+        self.retry_after = retry_after
+        self._store: Store | None = None
+        self._lock = threading.RLock()
+        self._cache: dict[tuple, tuple[float, Any]] = {}
+        self._failed: tuple[float, str] | None = None
         self._status: StoreStatus | None = None
+        self.writes = 0
 
+    @classmethod
+    def shared(cls, path: Path | str | None = None) -> DataStore:
+        """The process-wide data store of a file (default: $PLAYER360_DB or data/player360.duckdb)."""
+        key = (Path(path) if path else default_db_path()).resolve()
+        with cls._shared_lock:
+            if key not in cls._shared:
+                cls._shared[key] = cls(key)
+            return cls._shared[key]
+
+    # -- connection ----------------------------------------------------------------------------------
+    @contextmanager
+    def store(self) -> Iterator[Store]:
+        """The open store, under the lock; DataUnavailable when it cannot be opened."""
+        with self._lock:
+            if self._store is None:
+                self._open()
+            yield self._store
+
+    def _open(self) -> None:
+        """Open the store, or raise DataUnavailable (remembered for `retry_after` seconds)."""
+        if self._failed and time.monotonic() - self._failed[0] < self.retry_after:
+            raise DataUnavailable(self._failed[1])
+        if not self.path.exists():
+            self._failed = (time.monotonic(), MISSING.format(path=self.path))
+            raise DataUnavailable(self._failed[1])
+        try:
+            self._store = Store(self.path)
+            self._failed = None
+        except UserError as exc:
+            self._failed = (time.monotonic(), str(exc))
+            raise DataUnavailable(str(exc)) from None
+
+    def close(self) -> None:
+        """Close the connection (the next read opens it again)."""
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+            self._cache.clear()
+
+    def available(self) -> tuple[bool, str]:
+        """(whether the store can be read, why not)."""
+        try:
+            with self.store():
+                return True, ""
+        except DataUnavailable as exc:
+            return False, str(exc)
+
+    # -- cache -----------------------------------------------------------------------------------------
+    def cached(self, key: tuple, fn: Callable[[Store], T], ttl: float | None = None) -> T:
+        """`fn(store)`, cached under `key` for `ttl` seconds (default: the data store's ttl)."""
+        ttl = self.ttl if ttl is None else ttl
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit and now - hit[0] < ttl:
+                return hit[1]
+            with self.store() as store:
+                value = fn(store)
+            self._cache[key] = (now, value)
+            if len(self._cache) > 512:  # drop the oldest entries
+                for old in sorted(self._cache, key=lambda k: self._cache[k][0])[:128]:
+                    del self._cache[old]
+            return value
+
+    # reads an app write (note, tag, task: an event of source 'app') can change; KPIs, open visits,
+    # search results and the data clock read ingested events only and stay cached
+    WRITE_SENSITIVE = frozenset({"player", "freshness", "shift"})
+
+    def invalidate(self, only: frozenset[str] | None = None) -> None:
+        """Forget cached reads: all of them, or those whose key starts with one of `only`."""
+        with self._lock:
+            if only is None:
+                self._cache.clear()
+            else:
+                for key in [k for k in self._cache if k[0] in only]:
+                    del self._cache[key]
+            self._status = None
+
+    # -- overview --------------------------------------------------------------------------------------
     def status(self, refresh: bool = False) -> StoreStatus:
         """Counts per table, events per source and recent batches (cached)."""
         now = time.monotonic()
         if refresh or self._status is None or now - self._status.read_at > self.ttl:
-            self._status = self._read_status(now)
+            try:
+                with self.store() as s:
+                    self._status = StoreStatus(self.path, True, "", s.counts(), s.events_by_source(),
+                                               s.recent_batches(10), now)
+            except DataUnavailable as exc:
+                self._status = StoreStatus(self.path, False, str(exc), read_at=now)
         return self._status
 
-    def _read_status(self, now: float) -> StoreStatus:
-        """Read the status afresh."""
-        if not self.path.exists():
-            return StoreStatus(self.path, False, f"No data yet: {self.path} does not exist. "
-                               "Run `player360 ingest` or `make demo`.", read_at=now)
-        try:
-            with Store(self.path, read_only=True) as store:
-                return StoreStatus(self.path, True, "", store.counts(), store.events_by_source(),
-                                   store.recent_batches(10), now)
-        except UserError as exc:
-            return StoreStatus(self.path, False, str(exc), read_at=now)
+    def freshness(self) -> Freshness:
+        """Newest event, newest build and how many events arrived since (cached)."""
+        return self.cached(("freshness",), self._read_freshness)
+
+    def tables(self) -> frozenset[str]:
+        """Table names (cached: derived tables appear with the first build)."""
+        return self.cached(("tables",), Q.tables)
+
+    def properties(self) -> list[str]:
+        """Property ids (cached)."""
+        return self.cached(("properties",), Q.properties, self.aggregate_ttl)
+
+    def kpis(self, days: int = 30, buckets: int = 12) -> M.Kpis:
+        """The KPI strip: `buckets` periods of `days` days ending with the newest event's day."""
+        def read(s: Store) -> M.Kpis:
+            newest = Q.watermark(s)["newest_ts"]
+            if newest is None:
+                return M.Kpis(None, days, pl.DataFrame(), pl.DataFrame(), "No events yet.")
+            end = datetime.combine(newest.date() + timedelta(days=1), datetime.min.time())
+            start = end - timedelta(days=days * buckets)
+            trend = Q.kpi_buckets(s, start, days, buckets).with_columns(
+                (pl.lit(start) + pl.duration(days=pl.col("bucket") * days)).alias("start"))
+            return M.Kpis(end, days, trend, Q.at_risk_by_snapshot(s))
+        return self.cached(("kpis", days, buckets), read, self.aggregate_ttl)
+
+    # -- players ---------------------------------------------------------------------------------------
+    def search(self, text: str, limit: int = 20) -> pl.DataFrame:
+        """Players matching a search text (id, name, e-mail, phone, card; partial, any case)."""
+        text = (text or "").strip()
+        if not text:
+            return pl.DataFrame()
+        return self.cached(("search", text.casefold(), limit), lambda s: Q.search_players(s, text, limit))
+
+    def player(self, player_id: str) -> PlayerData:
+        """One player's profile, properties, newest metrics / segments / insights and events."""
+        return self.cached(("player", player_id), lambda s: self._read_player(s, player_id))
+
+    def _read_player(self, s: Store, requested: str) -> PlayerData:
+        t0 = time.perf_counter()
+        survivor, ids = Q.player_ids(s, requested)
+        profile = Q.player_profile(s, survivor)
+        if profile is None:
+            return PlayerData(requested, survivor, False, freshness=self.freshness())
+        events = Q.player_events(s, ids, self.EVENT_LIMIT)
+        known = self.tables()
+        data = PlayerData(
+            requested, survivor, True, profile, Q.player_properties(s, ids),
+            Q.snapshot_row(s, "player_metrics", survivor, known), Q.snapshot_row(s, "player_segments", survivor, known),
+            Q.player_insights(s, survivor, known), events, events.height >= self.EVENT_LIMIT, self.freshness(),
+        )
+        data.seconds = time.perf_counter() - t0
+        return data
+
+    @staticmethod
+    def _read_freshness(s: Store) -> Freshness:
+        mark = Q.watermark(s)
+        build = Q.latest_build(s)
+        since = Q.events_after(s, build["max_seq"]) if build else None
+        return Freshness(mark["newest_ts"], mark["newest_recorded"], mark["events"], build, since)
+
+    def open_visits(self) -> pl.DataFrame:
+        """Every open visit, newest first, with the player's name (short cache: it is live data)."""
+        def read(s: Store) -> pl.DataFrame:
+            visits = Q.open_visits(s)
+            if visits.is_empty():
+                return visits
+            return visits.join(Q.names(s, visits["player_id"].unique().to_list()).select("player_id", "name", "tier"),
+                               on="player_id", how="left")
+        return self.cached(("open_visits",), read)
+
+    # -- shift report ----------------------------------------------------------------------------------
+    def data_clock(self, property_id: str | None = None) -> datetime | None:
+        """The newest event time (at a property): 'now' as far as the data knows."""
+        return self.cached(("clock", property_id), lambda s: Q.newest_event_at(s, property_id))
+
+    def shift_snapshot(self, property_id: str, start: datetime, end: datetime) -> M.ShiftSnapshot:
+        """The shift report of a property and window, shared by every view that shows it."""
+        return self.cached(("shift", property_id, start, end),
+                           lambda s: self._read_shift(s, property_id, start, end))
+
+    def _read_shift(self, s: Store, property_id: str, start: datetime, end: datetime) -> M.ShiftSnapshot:
+        visits = Q.visits_overlapping(s, property_id, start, end)
+        events = Q.shift_events(s, property_id, start, end)
+        collab = M.collab_state(Q.collaboration_events(s))
+        ids = set(visits["player_id"].to_list()) | set(events["player_id"].to_list()) | set(collab)
+        people = Q.names(s, sorted(ids)) if ids else pl.DataFrame()
+        segments = Q.segments_for(s, sorted(ids)) if ids else pl.DataFrame()
+        insights = Q.insights_for(s, sorted(ids)) if ids else pl.DataFrame()
+        excluded = set()
+        if Q.table_exists(s, "player_metrics") and ids:
+            excluded = set(s.sql("SELECT player_id FROM player_metrics WHERE as_of = (SELECT max(as_of) FROM "
+                                 "player_metrics) AND exclusion_active AND player_id IN (SELECT unnest(?::VARCHAR[]))",
+                                 [sorted(ids)])["player_id"].to_list())
+        if people.height:
+            excluded |= {r["player_id"] for r in people.iter_rows(named=True) if "self_excluded" in (r["flags"] or [])}
+        return M.build_shift(property_id, start, end, visits=visits, events=events, people=people,
+                             segments=segments, insights=insights, collab=collab, exclusions=excluded,
+                             data_newest=Q.newest_event_at(s, property_id), clock=Q.newest_event_at(s))
+
+    # -- writes ----------------------------------------------------------------------------------------
+    def record_event(self, **kwargs: Any) -> str:
+        """Append one attributed event (note, tag, task, ...) and drop the cache: see
+        `pipelines.store.Store.record_event` for the arguments."""
+        with self.store() as s:
+            event_id = s.record_event(**kwargs)
+            self.writes += 1
+            self.invalidate(self.WRITE_SENSITIVE)
+        return event_id

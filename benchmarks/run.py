@@ -4,7 +4,8 @@ Each part prints its own wall times, peak memory and ratios against its baseline
 - ingest: our pipeline vs hand-written DuckDB SQL vs pandas, from Parquet and CSV;
 - metrics: the per-player metric set in Polars vs DuckDB SQL vs pandas, 20M events / 1M players;
 - CLV: BG/NBD + Gamma-Gamma fit and scoring of 1M customers;
-- build: full derived build, one-day rebuild, re-segmentation, one-player 360 reads.
+- build: full derived build, one-day rebuild, re-segmentation, one-player 360 reads;
+- app: the served 360 page in headless Chromium (navigation to rendered, player switch).
 Set BENCH_SCALE=small for a quick run of the same code on small data.
 """
 
@@ -22,6 +23,7 @@ PARTS = [
      f"data/bench/events-{'2M' if SMALL else '20M'}.parquet"],
     ["benchmarks.bench_clv"],
     ["benchmarks.bench_build", "--players", "20000" if SMALL else "560000"],
+    ["benchmarks.bench_app", "--db", f"data/bench/build-{20000 if SMALL else 560000}.duckdb"],
 ]
 
 

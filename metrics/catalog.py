@@ -746,9 +746,9 @@ def points_balance(rows: Rows) -> pl.Expr:
 # ==================================================================================================
 # Staff interactions and compliance
 # ==================================================================================================
-@events_metric((NOTE,), label="Notes", unit="count", fill=0)
+@events_metric((NOTE, "note_edited"), label="Notes", unit="count", fill=0)
 def notes_total(rows: Rows) -> pl.Expr:
-    """Staff notes."""
+    """Staff notes (an edited note counts once: its current version is a note_edited event)."""
     return rows.count()
 
 

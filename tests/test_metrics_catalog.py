@@ -105,7 +105,8 @@ EXPECTED: dict[str, object] = {
     "favourite_game": "blackjack", "games_played": 2,
     "rewards_issued": 4, "rewards_redeemed": 1, "rewards_expired": 1, "rewards_open": 1, "rewards_ignored": 2,
     "redemption_rate": 0.25, "reward_cost_total": 25.0, "points_balance": 60.0,
-    "notes_total": 2, "disputes_total": 1, "disputes_90d": 1, "service_touches": 1, "incidents_total": 1,
+    # note_edited is the current version of an edited note, so it counts as a note
+    "notes_total": 3, "disputes_total": 1, "disputes_90d": 1, "service_touches": 1, "incidents_total": 1,
     "incidents_90d": 0, "exclusion_active": False, "ctr_count_90d": 1, "mtl_count_90d": 1,
     "order_total": 50.0, "orders_total": 1, "order_total_90d": 50.0, "orders_90d": 1,
     "lifetime_value": 44 + 50 - 25.0,

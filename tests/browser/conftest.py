@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -37,14 +38,18 @@ class ServedApp:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pipelines.cli", "serve", "--port", str(self.port), "--db", str(db)],
             stdout=self._log_file, stderr=subprocess.STDOUT, env=env,
+            start_new_session=True,  # its own process group: stop() ends `panel serve` too
         )
-        self._wait()
+        try:
+            self._wait()
+        except BaseException:
+            self.stop()
+            raise
 
     def _wait(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                self._log_file.close()
                 raise RuntimeError(f"the app exited early:\n{self.log.read_text()}")
             try:
                 with urllib.request.urlopen(self.url, timeout=2):
@@ -54,13 +59,19 @@ class ServedApp:
         raise RuntimeError(f"the app did not answer within {timeout}s:\n{self.log.read_text()}")
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self._log_file.close()
+        """End the CLI and the `panel serve` it started (the whole process group)."""
+        for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.proc.wait(timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        if not self._log_file.closed:
+            self._log_file.close()
 
 
 @pytest.fixture(scope="session")
@@ -100,3 +111,23 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory) -> Path:
+    """One built demo store (300 players) for the session; modules serve private copies."""
+    from tests.app.demo_store import make_demo_store
+
+    return make_demo_store(tmp_path_factory.mktemp("browser-demo"))
+
+
+def tall_screenshot(page, name: str, height: int = 2000) -> Path:
+    """A screenshot of the whole page: the template scrolls inside its main area, so the viewport
+    grows for the shot instead (and shrinks back after)."""
+    before = page.viewport_size
+    page.set_viewport_size({"width": before["width"], "height": height})
+    page.wait_for_timeout(400)
+    try:
+        return screenshot(page, name)
+    finally:
+        page.set_viewport_size(before)

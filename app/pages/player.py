@@ -1,0 +1,41 @@
+"""Player 360 page: search, header and insights, metrics | timeline | collaboration, activity tabs."""
+
+from __future__ import annotations
+
+import panel as pn
+import param
+
+from app.state.player import PlayerSearch, PlayerState
+from app.state.shift import ShiftState
+from app.views.activity import ActivityTabsView
+from app.views.collaboration import CollaborationView
+from app.views.export import ExportView
+from app.views.header import PlayerHeaderView
+from app.views.metrics import KeyMetricsView
+from app.views.search import PlayerSearchView
+from app.views.shift import PlayerShiftLens
+from app.views.timeline import TimelineView
+
+
+class PlayerPage(pn.viewable.Viewer):
+    """One player, seen whole."""
+
+    player = param.ClassSelector(class_=PlayerState, doc="The open player.")
+    search = param.ClassSelector(class_=PlayerSearch, doc="The search box state.")
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        lens = PlayerShiftLens(player=self.player, shift=ShiftState(data=self.player.data))
+        body = pn.Column(
+            pn.Row(pn.Column(KeyMetricsView(player=self.player), width=360),
+                   pn.Column(TimelineView(player=self.player), sizing_mode="stretch_width", min_width=420),
+                   pn.Column(CollaborationView(player=self.player), width=340),
+                   sizing_mode="stretch_width"),
+            ActivityTabsView(player=self.player),
+            sizing_mode="stretch_width",
+            visible=pn.bind(lambda snap: bool(snap and snap.found), self.player.param.snapshot))
+        return pn.Column(
+            pn.Row(pn.Column(PlayerSearchView(search=self.search, player=self.player), width=380),
+                   pn.Column(PlayerHeaderView(player=self.player), lens, ExportView(player=self.player),
+                             sizing_mode="stretch_width"),
+                   sizing_mode="stretch_width"),
+            body, sizing_mode="stretch_width", css_classes=["page-player"])
