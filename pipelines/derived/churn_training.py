@@ -23,29 +23,18 @@ least ``min_history_days`` (default: the horizon) before a snapshot, and must re
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 import polars as pl
 
 from metrics.catalog import TRIP
 from metrics.churn_model import ChurnModel, NotEnoughData, evaluate_churn_model, predict_churn, train_churn_model
-from pipelines.derived.metrics import player_metrics
+from pipelines.derived.metrics import as_of_datetime, player_metrics
 
 __all__ = ["VISIT_EVENTS", "churn_dataset", "evaluate_over_time", "score_churn"]
 
 VISIT_EVENTS = tuple(TRIP)  # visit, rating_slip
 FeatureFn = Callable[[pl.LazyFrame, datetime, pl.LazyFrame | None], pl.LazyFrame | pl.DataFrame]
-
-
-def _moment(value: datetime | date) -> datetime:
-    """A naive datetime (a date means its midnight)."""
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            raise ValueError("t0 must be naive (venue-local time, like the events' ts)")
-        return value
-    if isinstance(value, date):
-        return datetime.combine(value, time())
-    raise TypeError(f"t0 must be a datetime, got {type(value).__name__}")
 
 
 def _visits(events: pl.LazyFrame) -> pl.LazyFrame:
@@ -103,7 +92,7 @@ def churn_dataset(
     """
     if horizon_days < 1:
         raise ValueError(f"horizon_days must be >= 1, got {horizon_days}")
-    t0 = _moment(t0)
+    t0 = as_of_datetime(t0)
     first, last = _visit_span(events)
     _check_history(first, last, t0, horizon_days, horizon_days if min_history_days is None else min_history_days,
                    data_end)
@@ -148,7 +137,7 @@ def evaluate_over_time(
     ``t0 - 2 * horizon`` to ``t0 + horizon``; raises NotEnoughData otherwise or when either
     snapshot is too small (``min_rows``, ``min_class`` apply to the training snapshot).
     """
-    t0 = _moment(t0)
+    t0 = as_of_datetime(t0)
     train_at = t0 - timedelta(days=horizon_days)
     options = {"feature_fn": feature_fn, "active_days": active_days, "data_end": data_end}
     train = churn_dataset(events, players, train_at, horizon_days, **options)
@@ -177,7 +166,7 @@ def score_churn(
     ``as_of - horizon`` (labels from that to ``as_of``); ``as_of`` itself needs no future data.
     Raises NotEnoughData like :func:`churn_dataset` / ``train_churn_model``.
     """
-    as_of = _moment(as_of)
+    as_of = as_of_datetime(as_of)
     train = churn_dataset(events, players, as_of - timedelta(days=horizon_days), horizon_days,
                           feature_fn=feature_fn, active_days=active_days, data_end=as_of)
     model = train_churn_model(*train, min_rows=min_rows, min_class=min_class, seed=seed, estimator=estimator,
