@@ -246,7 +246,7 @@ def duckdb_sql(core: bool) -> str:
         count(*) {f("event_type = 'reward_expired'")} AS rewards_expired,
         coalesce(sum(amount) {f("event_type = 'reward_redeemed'")}, 0) AS reward_cost_total,
         coalesce(sum(points), 0) AS points_balance,
-        count(*) {f("event_type = 'note'")} AS notes_total,
+        count(*) {f("event_type IN ('note', 'note_edited')")} AS notes_total,
         count(*) {f("event_type = 'dispute'")} AS disputes_total,
         count(*) {f("event_type = 'dispute'", "90")} AS disputes_90d,
         count(*) {f("event_type = 'service'")} AS service_touches,
@@ -357,7 +357,7 @@ def pandas_core(path: Path) -> tuple:
         w = {k: ts > np.datetime64(AS_OF - timedelta(days=k)) for k in (30, 60, 90)}
         prior = w[60] & ~w[30]
         is_ = {t: et == t for t in ("visit", "rating_slip", "buy_in", "marker", "cash_out", "reward_issued",
-                                    "reward_redeemed", "reward_expired", "note", "dispute", "service",
+                                    "reward_redeemed", "reward_expired", "note", "note_edited", "dispute", "service",
                                     "incident", "ctr", "mtl", "order", "refund", "enrollment",
                                     "exclusion", "exclusion_lifted")}
         act = is_["visit"] | is_["rating_slip"] | is_["buy_in"] | is_["cash_out"] | is_["order"]
@@ -384,7 +384,7 @@ def pandas_core(path: Path) -> tuple:
             "win_loss_total": s(slip & ~np.isnan(win), win),
             "rewards_issued": is_["reward_issued"], "rewards_redeemed": is_["reward_redeemed"],
             "rewards_expired": is_["reward_expired"], "reward_cost_total": s(is_["reward_redeemed"], amount),
-            "points_balance": np.nan_to_num(pts), "notes_total": is_["note"], "disputes_total": is_["dispute"],
+            "points_balance": np.nan_to_num(pts), "notes_total": is_["note"] | is_["note_edited"], "disputes_total": is_["dispute"],
             "service_touches": is_["service"], "incidents_total": is_["incident"],
             "ctr_count_90d": is_["ctr"] & w[90], "mtl_count_90d": is_["mtl"] & w[90],
             "order_total": s(is_["order"] | is_["refund"], amount), "orders_total": is_["order"],

@@ -23,7 +23,7 @@ PARTS = [
      f"data/bench/events-{'2M' if SMALL else '20M'}.parquet"],
     ["benchmarks.bench_clv"],
     ["benchmarks.bench_build", "--players", "20000" if SMALL else "560000"],
-    ["benchmarks.bench_app", "--db", f"data/bench/build-{20000 if SMALL else 560000}.duckdb"],
+    ["benchmarks.bench_app", "--db", "data/bench/build-work.duckdb"],  # the store bench_build built
 ]
 
 
