@@ -265,6 +265,28 @@ def _bgnbd_start(x: np.ndarray, T: np.ndarray, w: np.ndarray) -> np.ndarray:
     return np.log([1.0, mean_t / mean_x, 1.0, 1.0])
 
 
+def _minimize_log(objective, start: np.ndarray, data):
+    """Minimise an (value, gradient) objective over log-parameters: L-BFGS-B, then a polish."""
+    res = minimize(
+        objective,
+        start,
+        args=(data,),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[_LOG_BOUNDS] * len(start),
+        options={"maxiter": 1000, "ftol": 1e-13, "gtol": 1e-9},
+    )
+    if not res.success:
+        # a polish from wherever L-BFGS-B stopped; Nelder-Mead needs no gradient accuracy
+        res = minimize(
+            lambda p: objective(p, data)[0],
+            res.x,
+            method="Nelder-Mead",
+            options={"maxiter": 4000, "xatol": 1e-8, "fatol": 1e-12},
+        )
+    return res
+
+
 def fit_bgnbd(summary: Any, sample: int | float | None = None, seed: int = 0) -> BGNBDParams:
     """Maximum-likelihood BG/NBD fit on ``frequency, recency, T``.
 
@@ -283,23 +305,7 @@ def fit_bgnbd(summary: Any, sample: int | float | None = None, seed: int = 0) ->
     # identical (x, t_x, T) rows contribute identically: fit on distinct rows with weights
     (x, tx, T), w = _distinct(x, np.where(x > 0, tx, 0.0), T)
     data = _bgnbd_data(x, tx, T, w)
-    res = minimize(
-        _bgnbd_objective,
-        _bgnbd_start(x, T, w),
-        args=(data,),
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[_LOG_BOUNDS] * 4,
-        options={"maxiter": 1000, "ftol": 1e-13, "gtol": 1e-9},
-    )
-    if not res.success:
-        # a polish from wherever L-BFGS-B stopped; Nelder-Mead needs no gradient accuracy
-        res = minimize(
-            lambda p: _bgnbd_objective(p, data)[0],
-            res.x,
-            method="Nelder-Mead",
-            options={"maxiter": 4000, "xatol": 1e-8, "fatol": 1e-12},
-        )
+    res = _minimize_log(_bgnbd_objective, _bgnbd_start(x, T, w), data)
     r, alpha, a, b = np.exp(res.x)
     return BGNBDParams(
         r=float(r),
@@ -482,22 +488,7 @@ def fit_gamma_gamma(summary: Any) -> GammaGammaParams:
     mean_m = float(m.mean())
     # p=1, q=2 put the population mean spend p*v/(q-1) at v: start v at the observed mean
     start = np.log([1.0, 2.0, mean_m])
-    res = minimize(
-        _gg_objective,
-        start,
-        args=(data,),
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[_LOG_BOUNDS] * 3,
-        options={"maxiter": 1000, "ftol": 1e-13, "gtol": 1e-9},
-    )
-    if not res.success:
-        res = minimize(
-            lambda lp: _gg_objective(lp, data)[0],
-            res.x,
-            method="Nelder-Mead",
-            options={"maxiter": 4000, "xatol": 1e-8, "fatol": 1e-12},
-        )
+    res = _minimize_log(_gg_objective, start, data)
     p, q, v = np.exp(res.x)
     return GammaGammaParams(
         p=float(p), q=float(q), v=float(v), log_likelihood=float(-res.fun * data.n), n=data.n

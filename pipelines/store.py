@@ -323,13 +323,17 @@ class Store:
                 updated_at = excluded.updated_at"""
         )
 
-    def log_batch(self, row: dict[str, Any]) -> None:
-        """Record a batch in ingest_batches (inside the batch's transaction when it commits)."""
+    def _insert_row(self, table: str, row: dict[str, Any]) -> None:
+        """Insert one row given as column -> value (values always as parameters)."""
         cols = list(row)
         self.con.execute(
-            f"INSERT INTO {S.INGEST_BATCHES} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
             list(row.values()),
         )
+
+    def log_batch(self, row: dict[str, Any]) -> None:
+        """Record a batch in ingest_batches (inside the batch's transaction when it commits)."""
+        self._insert_row(S.INGEST_BATCHES, row)
 
     def record_event(
         self,
@@ -481,11 +485,7 @@ class Store:
 
     def log_build(self, row: dict[str, Any]) -> None:
         """Record a build (inside the build's transaction)."""
-        cols = list(row)
-        self.con.execute(
-            f"INSERT INTO {S.BUILDS} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-            list(row.values()),
-        )
+        self._insert_row(S.BUILDS, row)
 
     def save_scheme_version(self, *, name: str, kind: str, version: int, toml: str, actor: str,
                             role: str, reason: str) -> None:
