@@ -12,10 +12,14 @@ import html
 import panel as pn
 
 from app.data import DataStore
+from app.pages.cohorts import CohortsPage
 from app.pages.overview import OverviewPage
 from app.pages.player import PlayerPage
+from app.pages.segments import SegmentsPage
 from app.pages.shift import ShiftPage
 from app.state import PAGES, AppState, OverviewState, PlayerSearch, PlayerState, Session, ShiftState
+from app.state.cohorts import CohortState
+from app.state.segments import SegmentsState
 
 pn.extension("tabulator", notifications=False)
 
@@ -38,6 +42,10 @@ def app() -> pn.template.FastListTemplate:
         "overview": lambda: OverviewPage(overview=overview),
         "player": lambda: PlayerPage(player=player, search=search),
         "shift": lambda: ShiftPage(shift=shift, open_player=open_player),
+        # scope None: every property, until the access layer gives the session's properties
+        "segments": lambda: SegmentsPage(segments=SegmentsState(data=data, session=session, scope=None),
+                                         open_player=open_player),
+        "cohorts": lambda: CohortsPage(cohorts=CohortState(data=data, scope=None)),
     }
     built: dict[str, pn.viewable.Viewable] = {}
     container = pn.Column(sizing_mode="stretch_width")

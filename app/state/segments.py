@@ -16,6 +16,7 @@ thresholds, so moving one scheme's threshold never recomputes another's.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import param
@@ -68,6 +69,13 @@ def metric_label(column: str) -> str:
     return metric.label if metric else column.replace("_", " ")
 
 
+SCHEME_NAMES = list(fresh_schemes())
+# every column a scheme (at any basis), the value shares, the profiles and the member filters read
+FRAME_COLUMNS = list(dict.fromkeys(["as_of", *[c for s in fresh_schemes().values() for c in scheme_inputs(s)],
+                                    *VALUE_COLUMNS, *PROFILE_DEFAULT, *FILTER_COLUMNS]))
+NUMERIC_COLUMNS = [c for c in FRAME_COLUMNS if c in CATALOG and CATALOG[c].unit not in ("text", "date", "bool")]
+
+
 class SegmentsState(param.Parameterized):
     """One scheme picked, its thresholds tuned live, and the players' segments it yields."""
 
@@ -75,12 +83,13 @@ class SegmentsState(param.Parameterized):
     session = param.ClassSelector(class_=Session, doc="Who is working: the actor and role of saves and tags.")
     scope = param.List(default=None, allow_None=True, item_type=str,
                        doc="Property ids the session may see (None: all properties).")
-    as_of = param.Selector(default=None, objects=[], allow_None=True, doc="The snapshot (as-of day) segmented.")
-    scheme = param.Selector(default="spending", objects=[], doc="The scheme shown and tuned.")
-    compare = param.Selector(default="lifecycle", objects=[], doc="The scheme crossed with it in the crosstab.")
-    distribution = param.Selector(default=None, objects=[], allow_None=True,
+    as_of = param.Selector(default=None, objects=[], allow_None=True, check_on_set=False,
+                           doc="The snapshot (as-of day) segmented.")
+    scheme = param.Selector(default="spending", objects=SCHEME_NAMES, doc="The scheme shown and tuned.")
+    compare = param.Selector(default="lifecycle", objects=SCHEME_NAMES, doc="The scheme crossed with it in the crosstab.")
+    distribution = param.Selector(default=None, objects=NUMERIC_COLUMNS, allow_None=True,
                                   doc="Metric whose distribution is shown, stacked by segment.")
-    profile_metrics = param.ListSelector(default=list(PROFILE_DEFAULT), objects=[],
+    profile_metrics = param.ListSelector(default=list(PROFILE_DEFAULT), objects=NUMERIC_COLUMNS,
                                          doc="Metrics averaged per segment in the profiles.")
     schemes = param.Dict(default={}, doc="Scheme name -> the Param object whose thresholds are tuned.")
     revision = param.Integer(default=0, doc="Bumped whenever a threshold moves (what the views watch).")
@@ -92,6 +101,7 @@ class SegmentsState(param.Parameterized):
         super().__init__(**params)
         self._labels: dict[tuple, tuple[pl.DataFrame, pl.DataFrame]] = {}  # key -> (frame, labels)
         self._labelled: tuple[pl.DataFrame, tuple, pl.DataFrame] | None = None
+        self._results: dict[tuple, tuple[pl.DataFrame, pl.DataFrame]] = {}
         self._segments = SegmentData.of(self.data)
         try:
             saved = self._segments.saved_schemes()
@@ -100,21 +110,12 @@ class SegmentsState(param.Parameterized):
             saved, dates, self.message = {}, [], str(exc)
         if not self.schemes:
             self.schemes = fresh_schemes(saved)
-        names = list(self.schemes)
-        self.param.scheme.objects = names
-        self.param.compare.objects = names
         self.param.as_of.objects = dates
-        if self.scheme not in names:
-            self.scheme = names[0]
-        if self.as_of is None and dates:
-            self.as_of = dates[0]
-        self.columns = list(dict.fromkeys(
-            ["as_of", *[c for s in self.schemes.values() for c in scheme_inputs(s)], *VALUE_COLUMNS,
-             *PROFILE_DEFAULT, *FILTER_COLUMNS]))
-        numeric = [c for c in self.columns if c in CATALOG and CATALOG[c].unit not in ("text", "date", "bool")]
-        self.param.profile_metrics.objects = numeric
-        self.param.distribution.objects = numeric
-        self._follow_scheme()
+        if self.as_of not in dates:
+            self.as_of = dates[0] if dates else None
+        self.columns = FRAME_COLUMNS
+        if self.distribution is None:
+            self._follow_scheme()
         for scheme in self.schemes.values():
             scheme.param.watch(self._moved, [k for k in scheme.thresholds()])
         if not dates and not self.message:
@@ -142,6 +143,17 @@ class SegmentsState(param.Parameterized):
         return self.as_of is not None
 
     # -- computation -------------------------------------------------------------------------------
+    def _memo(self, what: str, extra: tuple, fn: Any) -> pl.DataFrame:
+        """`fn()` computed once per labelled frame and `extra` (the views and `refresh` share it)."""
+        labelled = self.labelled()
+        key = (what, extra)
+        hit = self._results.get(key)
+        if hit is not None and hit[0] is labelled:
+            return hit[1]
+        out = fn(labelled)
+        self._results[key] = (labelled, out)
+        return out
+
     def frame(self) -> pl.DataFrame:
         """The metrics frame of the snapshot (players in scope), read once per snapshot."""
         if not self.ready:
@@ -183,40 +195,31 @@ class SegmentsState(param.Parameterized):
     @param.depends("as_of", "scheme", "revision")
     def summary(self) -> pl.DataFrame:
         """Per segment: players, share of players, and each value metric's sum and share."""
-        frame = self.labelled()
-        if frame.is_empty():
-            return pl.DataFrame()
-        return S.segment_summary(frame, "segment", self.current.labels, VALUE_COLUMNS)
+        return self._memo("summary", (), lambda f: pl.DataFrame() if f.is_empty() else
+                          S.segment_summary(f, "segment", self.current.labels, VALUE_COLUMNS))
 
     @param.depends("as_of", "scheme", "compare", "revision")
     def crosstab(self) -> pl.DataFrame:
         """Players per (segment of the scheme shown, segment of the compared scheme), long form."""
-        frame = self.labelled()
-        if frame.is_empty():
-            return pl.DataFrame()
-        return S.crosstab(frame, "segment", "compare", self.current.labels, self.schemes[self.compare].labels)
+        return self._memo("crosstab", (), lambda f: pl.DataFrame() if f.is_empty() else
+                          S.crosstab(f, "segment", "compare", self.current.labels, self.schemes[self.compare].labels))
 
     @param.depends("as_of", "scheme", "revision", "profile_metrics")
     def profiles(self) -> pl.DataFrame:
         """Per segment: players and the mean of each profile metric."""
-        frame = self.labelled()
-        if frame.is_empty():
-            return pl.DataFrame()
-        metrics = [m for m in self.profile_metrics if m in frame.columns]
-        return S.profiles(frame, "segment", self.current.labels, metrics)
+        metrics = tuple(m for m in self.profile_metrics if m in self.columns)
+        return self._memo("profiles", metrics, lambda f: pl.DataFrame() if f.is_empty() else
+                          S.profiles(f, "segment", self.current.labels, list(metrics)))
 
     @param.depends("as_of", "scheme", "revision", "distribution")
     def histogram(self) -> pl.DataFrame:
         """Players per (bin of the distribution metric, segment): a stacked histogram."""
-        frame = self.labelled()
-        if frame.is_empty() or self.distribution not in frame.columns:
-            return pl.DataFrame()
-        return S.binned(frame, self.distribution, "segment", self.current.labels)
+        column = self.distribution
+        return self._memo("histogram", (column,), lambda f: pl.DataFrame() if f.is_empty() or column not in f.columns
+                          else S.binned(f, column, "segment", self.current.labels))
 
     def refresh(self) -> pl.DataFrame:
-        """Relabel and summarise now, timing it (what a threshold move costs)."""
-        import time
-
+        """Relabel and compute everything the dashboard shows, timing it (what a threshold move costs)."""
         t = time.perf_counter()
         out = self.summary()
         self.crosstab()
