@@ -163,6 +163,11 @@ class SegmentData:
                                                                  segment=segment, as_of=as_of),
                                 self.data.aggregate_ttl)
 
+    def model_inputs(self, columns: list[str], scope: Scope) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+        """(events, players) in scope as LazyFrames, for the CLV and churn models (not cached)."""
+        with self.data.store() as s:
+            return Q.scoped_events(s, columns, scope).lazy(), Q.scoped_players(s, scope).lazy()
+
     def data_months(self, scope: Scope) -> tuple[date | None, date | None]:
         """(first month with activity, the running month of the newest event) in scope."""
         return self.data.cached(("cohort_months", _scope_key(scope)), lambda s: Q.data_months(s, scope),

@@ -114,6 +114,25 @@ def contact_details(store: Store, ids: list[str], scope: Scope) -> pl.DataFrame:
         FROM players p WHERE p.player_id IN (SELECT unnest(?::VARCHAR[])) {in_scope}""", [ids, *params])
 
 
+def scoped_events(store: Store, columns: list[str], scope: Scope) -> pl.DataFrame:
+    """Current events in scope (the asked event columns): the input of the CLV and churn models."""
+    from pipelines.schema import EVENT_COLUMNS
+
+    cols = [c for c in dict.fromkeys(columns) if c in EVENT_COLUMNS]
+    select = ", ".join("CAST(attrs AS VARCHAR) AS attrs" if c == "attrs" else c for c in cols)
+    where, params = ("WHERE property_id IN (SELECT unnest(?::VARCHAR[]))", [list(scope)]) if scope is not None \
+        else ("", [])
+    return store.sql(f"SELECT {select} FROM events_current {where}", params)
+
+
+def scoped_players(store: Store, scope: Scope) -> pl.DataFrame:
+    """The player master rows (survivors) of the players in scope."""
+    links, params = scoped_links(scope)
+    in_scope = f"AND p.player_id IN (SELECT player_id FROM {links})" if scope is not None else ""
+    return store.sql(f"SELECT p.* FROM players p WHERE p.player_id NOT IN (SELECT merged_id FROM player_aliases) "
+                     f"{in_scope}", params)
+
+
 def latest_schemes(store: Store) -> dict[str, str]:
     """TOML of the newest saved version of each scheme."""
     return store.latest_schemes()

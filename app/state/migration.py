@@ -104,6 +104,20 @@ class MigrationState(param.Parameterized):
         hit = long.filter((pl.col("from") == source) & (pl.col("to") == target))
         return int(hit["players"].sum())
 
+    def movers(self, source: str, target: str) -> pl.DataFrame:
+        """The players who were in `source` in the earlier snapshot and are in `target` in the later
+        one: player_id, name, tier and their newest metrics (e.g. for a win-back list)."""
+        if not self.ready:
+            return pl.DataFrame()
+        early, late = sorted([self.before, self.after])
+        a = self._labels(early).filter(pl.col("label").cast(pl.String) == source).select("player_id")
+        b = self._labels(late).filter(pl.col("label").cast(pl.String) == target).select("player_id")
+        ids = a.join(b, on="player_id")
+        frame = self._data.frame(late, self.segments.columns, self.segments.scope)
+        keep = ["player_id", "name", "tier", "preferred_property", "recency_days", "visits_90d", "theo_total"]
+        return frame.join(ids, on="player_id").select([c for c in keep if c in frame.columns]) \
+            .sort("theo_total", descending=True, nulls_last=True)
+
     def label(self) -> str:
         """'engagement: 2025-10-01 → 2026-01-01'."""
         first, last = sorted([self.before, self.after]) if self.ready else (self.before, self.after)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import holoviews as hv
+import holoviews.plotting.bokeh  # noqa: F401  (the Bokeh backend: options need it, notebooks too)
 import panel as pn
 import param
 import polars as pl
@@ -105,7 +106,7 @@ class CohortChartsView(pn.viewable.Viewer):
                                        legend_position="right", tools=["hover"], shared_axes=False)
         rows = [{"group": r["group"], "alpha": _num(r["alpha"]), "beta": _num(r["beta"]),
                  "churn": "—" if math.isnan(r["alpha"]) else f"{r['alpha'] / (r['alpha'] + r['beta']):.1%}",
-                 "cohorts": r["cohorts"], "players": M.number(r["players"]), "ll": _num(r["log_likelihood"], 1),
+                 "cohorts": r["cohorts"], "players": M.number(r["players"]), "ll": "—" if math.isnan(r["log_likelihood"]) else f"{r['log_likelihood']:,.1f}",
                  "note": r["note"]} for r in fits.iter_rows(named=True)]
         fit_table = html_pane(
             "<h4>Shifted-beta-geometric fits (Fader &amp; Hardie 2007)</h4>"

@@ -8,6 +8,7 @@ data instead of building new figures.
 from __future__ import annotations
 
 import holoviews as hv
+import holoviews.plotting.bokeh  # noqa: F401  (the Bokeh backend: options need it, notebooks too)
 import panel as pn
 import param
 import polars as pl

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import holoviews as hv
+import holoviews.plotting.bokeh  # noqa: F401  (the Bokeh backend: options need it, notebooks too)
 import panel as pn
 import param
 

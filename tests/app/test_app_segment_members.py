@@ -154,6 +154,8 @@ def test_migration_between_two_snapshots(two_snapshots, tmp_path):
     matrix = mig.matrix()
     assert matrix["total"].sum() == len(union) and matrix.columns[0] == "from"
     assert set(long["from"]) <= {S.NEW, "active", "cooling", "dormant"}
+    movers = mig.movers("active", "cooling")
+    assert movers.height == stayed and {"name", "theo_total"} <= set(movers.columns)
     mig.relabel = True  # both snapshots at today's thresholds: the same as stored when nothing changed
     assert mig.moved("active", "cooling") == stayed
     seg.schemes["engagement"].cooling_after_days = 5
