@@ -28,6 +28,7 @@ class MigrationState(param.Parameterized):
     after = param.Selector(default=None, objects=[], allow_None=True, doc="The later snapshot.")
     relabel = param.Boolean(default=False,
                             doc="Label both snapshots at the thresholds being tuned (else: as each build stored).")
+    moved_thresholds = param.Event(doc="A threshold moved while relabelling: the transitions change.")
 
     def __init__(self, **params: Any):
         super().__init__(**params)
@@ -41,6 +42,12 @@ class MigrationState(param.Parameterized):
         if dates:
             self.after = self.after or dates[0]
             self.before = self.before or dates[min(1, len(dates) - 1)]
+        self.segments.param.watch(self._thresholds_moved, "revision")
+
+    def _thresholds_moved(self, *_events: param.parameterized.Event) -> None:
+        """Stored labels ignore threshold moves; relabelled ones follow them (a side effect)."""
+        if self.relabel:
+            self.param.trigger("moved_thresholds")
 
     @property
     def ready(self) -> bool:
@@ -71,7 +78,7 @@ class MigrationState(param.Parameterized):
         summaries = self._data.summaries(as_of, list(scheme.quantile_columns()))
         return segment_all(frame, [scheme], summaries).select("player_id", pl.col(scheme.label_column()).alias("label"))
 
-    @param.depends("scheme", "before", "after", "relabel", "segments.revision")
+    @param.depends("scheme", "before", "after", "relabel", "moved_thresholds")
     def transitions(self) -> pl.DataFrame:
         """Players per (segment before, segment after), with the share of the earlier segment."""
         if not self.ready:

@@ -15,6 +15,7 @@ import polars as pl
 
 from app.state.segments import SegmentsState, metric_label
 from app.views.common import esc, live_html
+from app.views.segments import NextTick
 from metrics.catalog import CATALOG, UNIT_FORMATS
 
 HEIGHT = 300
@@ -47,10 +48,14 @@ class SegmentChartsView(pn.viewable.Viewer):
     """Shares, distribution, crosstab and profiles of the scheme shown."""
 
     segments = param.ClassSelector(class_=SegmentsState, doc="The dashboard state.")
+    shown = param.Integer(default=0, precedence=-1,
+                          doc="Bumped on the tick after the dashboard changed: what the charts redraw on.")
 
     def __init__(self, **params):
         super().__init__(**params)
         s = self.segments
+        bump = NextTick(lambda: self.param.update(shown=self.shown + 1))
+        s.param.watch(bump, ["revision", "scheme", "as_of", "compare", "distribution", "profile_metrics"])
         self._distribution = pn.widgets.Select.from_param(s.param.distribution, label="Distribution of",
                                                           css_classes=["segment-distribution-pick"], width=220)
         self._compare = pn.widgets.Select.from_param(s.param.compare, label="Cross with", width=180,
@@ -130,11 +135,10 @@ class SegmentChartsView(pn.viewable.Viewer):
         s = self.segments
         if not s.ready:
             return pn.Column()
-        deps = [s.param.revision, s.param.scheme, s.param.as_of]
-        shares = hv.DynamicMap(pn.bind(self._shares, *deps))
-        histogram = hv.DynamicMap(pn.bind(self._histogram, *deps, s.param.distribution))
-        heatmap = hv.DynamicMap(pn.bind(self._heatmap, *deps, s.param.compare))
-        watch = [(s, ["revision", "scheme", "as_of", "compare"])]
+        shares = hv.DynamicMap(pn.bind(self._shares, self.param.shown))
+        histogram = hv.DynamicMap(pn.bind(self._histogram, self.param.shown))
+        heatmap = hv.DynamicMap(pn.bind(self._heatmap, self.param.shown))
+        watch = [(self, ["shown"])]
         return pn.Column(
             pn.Row(pn.pane.HoloViews(shares, sizing_mode="stretch_width", css_classes=["segment-shares"]),
                    pn.Column(self._distribution,
@@ -147,8 +151,7 @@ class SegmentChartsView(pn.viewable.Viewer):
                              live_html(self._crosstab_table, watch, ["segment-crosstab"]),
                              sizing_mode="stretch_width"),
                    pn.Column(self._profile,
-                             live_html(self._profiles_table, [(s, ["revision", "scheme", "as_of", "profile_metrics"])],
-                                       ["segment-profiles"]),
+                             live_html(self._profiles_table, watch, ["segment-profiles"]),
                              sizing_mode="stretch_width"),
                    sizing_mode="stretch_width"),
             sizing_mode="stretch_width", css_classes=["segment-charts"])

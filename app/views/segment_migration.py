@@ -35,7 +35,7 @@ class MigrationView(pn.viewable.Viewer):
                                            align="end"))
 
     @param.depends("migration.scheme", "migration.before", "migration.after", "migration.relabel",
-                   "migration.segments.revision")
+                   "migration.moved_thresholds")
     def _body(self) -> pn.viewable.Viewable:
         m = self.migration
         why = m.why_not()

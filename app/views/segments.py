@@ -8,14 +8,35 @@ them. Sliders update when released (throttled) and have a box to type an exact v
 
 from __future__ import annotations
 
+import time
+
 import panel as pn
 import param
 
 from app import model as M
 from app.state.segments import SegmentsState
-from app.views.common import empty, esc, html_pane, live_html
+from app.views.common import empty, esc, html_pane, later, live_html
 
 BAR = '<div class="bar"><span style="width:{w:.1f}%"></span></div>'
+
+
+class NextTick:
+    """Calls `fn` once on the session's next tick however often it is asked to in this one: the counts
+    reach the browser first, charts and lists follow (outside a server it runs at once)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.pending = False
+
+    def __call__(self, *_events) -> None:
+        if self.pending:
+            return
+        self.pending = True
+
+        def run() -> None:
+            self.pending = False
+            self.fn()
+        later(run)
 
 
 def threshold_widgets(scheme: param.Parameterized) -> pn.Param:
@@ -99,7 +120,9 @@ class SegmentCountsView(pn.viewable.Viewer):
         s = self.segments
         if not s.ready:
             return f'<div class="empty">{esc(s.message or "No snapshot.")}</div>'
-        summary = s.refresh()
+        t = time.perf_counter()
+        summary = s.summary()
+        s.seconds = time.perf_counter() - t
         head = ("<tr><th>Segment</th><th>Players</th><th>% of players</th><th>Theo</th><th>% of theo</th>"
                 "<th>Cash in</th><th>% of cash in</th><th>% of lifetime value</th></tr>")
         rows = []
@@ -114,7 +137,8 @@ class SegmentCountsView(pn.viewable.Viewer):
         total = summary["players"].sum()
         return (f'<h3>{esc(s.scheme)} · {total:,} players · snapshot {esc(s.as_of)}</h3>'
                 f'<table class="simple">{head}{"".join(rows)}</table>'
-                f'<div class="muted">Recomputed in {s.seconds * 1000:,.0f} ms at the thresholds shown.</div>')
+                f'<div class="muted">Relabelled and counted in {s.seconds * 1000:,.0f} ms at the thresholds '
+                "shown; charts and the member list follow.</div>")
 
     def __panel__(self) -> pn.viewable.Viewable:
         s = self.segments
