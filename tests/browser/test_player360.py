@@ -104,7 +104,7 @@ def test_add_a_note_shown_as_text_and_edit_it(served, page):
     page.locator(".add-note button").click()
     notes = page.locator(".notes-list")
     expect(notes).to_contain_text("Likes <b>quiet</b> tables & window seats", timeout=WAIT)
-    expect(notes).to_contain_text("demo (host)")
+    expect(notes).to_contain_text("admin (admin)")
     expect(notes.locator("b", has_text="quiet")).to_have_count(0)  # text, not markup
     expect(page.locator(".timeline-feed")).to_contain_text("Likes <b>quiet</b>")
     page.locator(".note-edit-pick select").select_option(index=1)  # the only app note
@@ -132,7 +132,7 @@ def test_tag_task_and_attention(served, page):
     tasks = page.locator(".tasks-list")
     expect(tasks).to_contain_text("Follow up next visit", timeout=WAIT)
     page.locator(".task-complete button").first.click()
-    expect(tasks).to_contain_text("done by demo", timeout=WAIT)
+    expect(tasks).to_contain_text("done by admin", timeout=WAIT)
     expect(page.locator(".task-complete")).to_have_count(0)
     # attention needed
     toggle = page.locator(".attention-toggle button")

@@ -40,4 +40,4 @@ def test_empty_store_shows_an_empty_state(empty_app, page):
     # serving creates the store (users, settings); with no events every section says so
     empty_app.login(page, "admin")
     page.goto(empty_app.url)
-    expect(page.locator(".kpi-strip")).to_contain_text("No events yet", timeout=20_000)
+    expect(page.locator(".page-overview")).to_contain_text("No events yet", timeout=20_000)
