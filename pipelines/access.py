@@ -139,8 +139,8 @@ class Access:
     def sql(self, query: str, params: list[Any] | None = None) -> pl.DataFrame:
         """Run a read with the principal's scope (user input only as `params`)."""
         check_query(query)
-        with self.store.scoped(self.variables()):
-            return self.store.sql(query, params)
+        self.store.scoped(self.variables())
+        return self.store.sql(query, params)
 
     def resolve_player(self, player_id: str) -> str | None:
         """The survivor id of a visible player (merged ids resolved), else None: a player outside
@@ -176,9 +176,9 @@ class Access:
         if survivor is None:
             raise AccessDenied(f"no player {player_id!r} in your scope")
         # the scope check above is done by the access layer; the value itself is read unmasked
-        with self.store.scoped({**self.variables(), "p360_pii": True}):
-            value = self.store.sql(f"SELECT {field_name} AS v FROM s_players() WHERE player_id = ?",
-                                   [survivor])["v"][0]
+        self.store.scoped({**self.variables(), "p360_pii": True})
+        value = self.store.sql(f"SELECT {field_name} AS v FROM s_players() WHERE player_id = ?", [survivor])["v"][0]
+        self.store.scoped(self.variables())
         self.audit("pii.reveal", target_kind="player", target_id=survivor, player_id=survivor,
                    after={"field": field_name}, detail=reason or None)
         return value

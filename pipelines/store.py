@@ -592,22 +592,24 @@ class Store:
     SCOPE_VARIABLES = ("p360_all", "p360_scope", "p360_pii", "p360_notes", "p360_compliance",
                        "p360_user", "p360_audit", "p360_salt")
 
-    @contextmanager
-    def scoped(self, variables: dict[str, Any]) -> Iterator[None]:
-        """Run the block with the scope variables the `s_*` macros read, then forget them.
-
-        Callers sharing the connection between threads must hold their own lock around the block.
-        """
+    def scoped(self, variables: dict[str, Any]) -> None:
+        """Set the scope variables the `s_*` macros read (only when they differ from the ones set:
+        a session's reads in a row cost nothing extra). Variables not given are reset, so a scope
+        never inherits a wider one. Callers sharing the connection between threads must hold their
+        own lock around the scope and the reads."""
         unknown = set(variables) - set(self.SCOPE_VARIABLES)
         if unknown:
             raise ValueError(f"unknown scope variables: {sorted(unknown)}")
-        try:
-            for name, value in variables.items():
-                self.con.execute(f"SET VARIABLE {name} = ?", [value])
-            yield
-        finally:
-            for name in self.SCOPE_VARIABLES:
+        key = repr(sorted(variables.items()))
+        if key == getattr(self, "_scope_key", None):
+            return
+        self._scope_key = None
+        for name in self.SCOPE_VARIABLES:
+            if name in variables:
+                self.con.execute(f"SET VARIABLE {name} = ?", [variables[name]])
+            else:
                 self.con.execute(f"RESET VARIABLE {name}")
+        self._scope_key = key
 
     def setting(self, key: str, default: str | None = None) -> str | None:
         """An installation setting; `default` is stored (and returned) when the key is new."""
