@@ -1,19 +1,21 @@
 """Data access of the segmentation and cohort pages, over the app's `DataStore` (no Panel here).
 
-The segmentation dashboard recomputes labels on every threshold move, so it works on a metrics
-frame read ONCE per snapshot (and scope) and kept in memory: a few dozen numeric columns per
-player, about 0.3 GB at a million players, shared by every session of the process (the newest
-`FRAMES_KEPT` frames are kept). A new build of the same day is noticed through the build id and
-read again. Everything else goes through `DataStore.cached` like the rest of the app.
+Every read goes through the access layer with the session's principal (`DataStore.cached` or
+`DataStore.access`), so scope and masking apply to everything these pages show or export.
 
-Writes (scheme versions, bulk tags) carry the session's actor and role and drop the cached reads
-they change.
+The segmentation dashboard recomputes labels on every threshold move, so it works on a metrics
+frame read ONCE per snapshot and kept in memory: a few dozen numeric columns per player, about
+0.3 GB at a million players. Principals who see the same rows (same properties, same masking)
+share one frame; the newest `FRAMES_KEPT` frames are kept. A new build of the same day is noticed
+through the build id and read again.
+
+Writes (scheme versions, bulk tags) check the role's permission, carry the session's actor and
+role, are audited, and drop the cached reads they change. Exports are audited.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 import weakref
 from collections import OrderedDict
 from datetime import date
@@ -25,14 +27,14 @@ from app import model as M
 from app import queries_segments as Q
 from app.data import DataStore
 from metrics.segments import QuantileSummary, Versioned, quantile_summary
+from pipelines.access import AccessDenied, Principal
 
-Scope = list[str] | None
 TAG_CACHE = "segment_tags"
 
 
-def _scope_key(scope: Scope) -> tuple[str, ...] | None:
-    """A hashable, order-free form of a scope."""
-    return None if scope is None else tuple(sorted(scope))
+def rows_key(who: Principal) -> tuple:
+    """Principals with equal keys see the same rows of these pages (scope and masking)."""
+    return (who.properties, who.policy.pii, bool(who.policy.pages))
 
 
 class SegmentData:
@@ -45,6 +47,7 @@ class SegmentData:
     def __init__(self, data: DataStore):
         self.data = data
         self._frames: OrderedDict[tuple, pl.DataFrame] = OrderedDict()
+        self._summaries: dict[tuple, tuple[pl.DataFrame, QuantileSummary]] = {}
         self._lock = threading.Lock()
         self.frame_reads = 0  # how many times a metrics frame was read from the store (tests, bench)
 
@@ -57,27 +60,25 @@ class SegmentData:
             return cls._of[data]
 
     # -- snapshots ---------------------------------------------------------------------------------
-    def dates(self) -> list[date]:
+    def dates(self, who: Principal) -> list[date]:
         """As-of dates of the segment snapshots, newest first (empty before the first build)."""
-        if "player_segments" not in self.data.tables():
-            return []
-        return self.data.cached(("segment_dates",), Q.snapshot_dates)
+        return self.data.cached(who, ("segment_dates",), Q.snapshot_dates)
 
-    def _build_stamp(self) -> Any:
+    def _build_stamp(self, who: Principal) -> Any:
         """Changes whenever a build finishes (a rebuilt day must be read again)."""
-        build = self.data.freshness().build
+        build = self.data.freshness(who).build
         return build["build_id"] if build else None
 
-    def frame(self, as_of: date, columns: list[str], scope: Scope) -> pl.DataFrame:
-        """The players in scope at `as_of` with the asked metric columns, name, status, best tier and
+    def frame(self, who: Principal, as_of: date, columns: list[str]) -> pl.DataFrame:
+        """The players `who` sees at `as_of` with the asked metric columns, name, status, best tier and
         properties (see `queries_segments.metrics_frame`); read once, then kept in memory."""
-        key = (as_of, self._build_stamp(), tuple(columns), _scope_key(scope))
+        key = (as_of, self._build_stamp(who), tuple(columns), rows_key(who))
         with self._lock:
             if key in self._frames:
                 self._frames.move_to_end(key)
                 return self._frames[key]
-        with self.data.store() as s:  # not through the TTL cache: this frame lives here
-            frame = Q.metrics_frame(s, as_of, columns, scope)
+        with self.data.access(who) as acc:  # not through the TTL cache: this frame lives here
+            frame = Q.metrics_frame(acc, as_of, columns)
         with self._lock:
             self.frame_reads += 1
             self._frames[key] = frame
@@ -85,48 +86,57 @@ class SegmentData:
                 self._frames.popitem(last=False)
         return frame
 
-    def summaries(self, as_of: date, columns: list[str]) -> dict[str, QuantileSummary]:
-        """Population quantile summaries of metric columns at `as_of` (every player, like the build)."""
-        stamp = self._build_stamp()
+    def summaries(self, frame: pl.DataFrame, columns: list[str]) -> dict[str, QuantileSummary]:
+        """Quantile summaries of metric columns over a frame: the population the user sees (a
+        quantile band is "the top 10 % of my players"), computed once per frame."""
+        out = {}
+        for column in columns:
+            key = (id(frame), column)
+            with self._lock:
+                hit = self._summaries.get(key)
+            if hit is None or hit[0] is not frame:  # the same frame object, not one that reused its id
+                hit = (frame, quantile_summary(frame, column))
+                with self._lock:
+                    if len(self._summaries) > 16:
+                        self._summaries.clear()
+                    self._summaries[key] = hit
+            out[column] = hit[1]
+        return out
 
-        def read(s: Any, column: str) -> QuantileSummary:
-            return quantile_summary(Q.population_column(s, as_of, column), column)
-        return {c: self.data.cached(("segment_summary", as_of, stamp, c), lambda s, c=c: read(s, c), ttl=3600.0)
-                for c in columns}
-
-    def stored_labels(self, as_of: date, columns: list[str], scope: Scope) -> pl.DataFrame:
-        """The labels a build stored at `as_of` (player_id + label columns), players in scope."""
-        return self.data.cached(("segment_labels", as_of, self._build_stamp(), tuple(columns), _scope_key(scope)),
-                                lambda s: Q.stored_labels(s, as_of, columns, scope), self.data.aggregate_ttl)
+    def stored_labels(self, who: Principal, as_of: date, columns: list[str]) -> pl.DataFrame:
+        """The labels a build stored at `as_of` (player_id + label columns), players `who` sees."""
+        return self.data.cached(who, ("segment_labels", as_of, self._build_stamp(who), tuple(columns)),
+                                lambda acc: Q.stored_labels(acc, as_of, columns), self.data.aggregate_ttl)
 
     # -- tags --------------------------------------------------------------------------------------
-    def tags(self, scope: Scope) -> pl.DataFrame:
-        """Current tags of the players in scope: player_id, tag (display text), key (for comparing)."""
-        return self.data.cached((TAG_CACHE, _scope_key(scope)), lambda s: current_tags(Q.tag_events(s, scope)))
+    def tags(self, who: Principal) -> pl.DataFrame:
+        """Current tags of the players `who` sees: player_id, tag (display text), key (for comparing)."""
+        return self.data.cached(who, (TAG_CACHE,), lambda acc: current_tags(Q.tag_events(acc)))
 
     # -- schemes -----------------------------------------------------------------------------------
-    def saved_schemes(self) -> dict[str, Versioned]:
+    def saved_schemes(self, who: Principal) -> dict[str, Versioned]:
         """The newest saved version of each scheme (what the next build uses), by name."""
-        texts = self.data.cached(("saved_schemes",), Q.latest_schemes)
+        texts = self.data.cached(who, ("saved_schemes",), Q.latest_schemes)
         return {name: Versioned.from_toml(text) for name, text in texts.items()}
 
-    def history(self, name: str) -> pl.DataFrame:
+    def history(self, who: Principal, name: str) -> pl.DataFrame:
         """Saved versions of a scheme, newest first."""
-        return self.data.cached(("scheme_history", name), lambda s: Q.scheme_history(s, name))
+        return self.data.cached(who, ("scheme_history", name), lambda acc: Q.scheme_history(acc, name))
 
-    def save_scheme(self, scheme: Versioned, *, actor: str, role: str, reason: str) -> int:
-        """Keep the scheme's thresholds as its next version, stamped with who, when and why; the
-        next build uses it. Returns the version saved (the scheme object carries it afterwards)."""
+    def save_scheme(self, who: Principal, scheme: Versioned, reason: str) -> int:
+        """Keep the scheme's thresholds as its next version, stamped with who, when and why (audited);
+        the next build uses it. Returns the version saved (the scheme object carries it after)."""
+        who.require("edit_schemes")
         reason = (reason or "").strip()
-        with self.data.store() as s:
-            saved = s.scheme_versions(scheme.name)
-            newest = int(saved["version"].max()) if saved.height else 0
+        with self.data.access(who) as acc:
+            saved = acc.sql("SELECT coalesce(max(version), 0) AS v FROM scheme_versions WHERE name = ?",
+                            [scheme.name])["v"][0]
             before = scheme.param.values()
-            scheme.param.update(version=max(newest, scheme.version))
-            scheme.release(saved_by=actor, reason=reason)
+            scheme.param.update(version=max(int(saved), scheme.version))
+            scheme.release(saved_by=who.user, reason=reason)
             try:
-                s.save_scheme_version(name=scheme.name, kind=scheme.kind, version=scheme.version,
-                                      toml=scheme.to_toml(), actor=actor, role=role, reason=reason)
+                acc.store.save_scheme_version(name=scheme.name, kind=scheme.kind, version=scheme.version,
+                                              toml=scheme.to_toml(), actor=who.user, role=who.role, reason=reason)
             except BaseException:
                 scheme.param.update({k: v for k, v in before.items() if k != "name"})
                 raise
@@ -134,44 +144,60 @@ class SegmentData:
         return scheme.version
 
     # -- bulk tag ----------------------------------------------------------------------------------
-    def tag_players(self, rows: pl.DataFrame, tag: str, *, actor: str, role: str, scope: Scope) -> tuple[int, int]:
+    def tag_players(self, who: Principal, rows: pl.DataFrame, tag: str) -> tuple[int, int]:
         """Tag every player of `rows` (player_id, property_id) who does not carry the tag yet (compared
-        without case): one attributed `tag_added` event each. Returns (tagged, already tagged)."""
+        without case): one attributed, audited `tag_added` event each. Players `who` does not see are
+        refused, all or nothing. Returns (tagged, already tagged)."""
+        who.require("bulk_tag")
         key = M.tag_key(tag)
-        with self.data.store() as s:  # fresh: the cached tags may be seconds old
-            have = current_tags(Q.tag_events(s, scope))
-        tagged = have.filter(pl.col("key") == key).select("player_id")
-        todo = rows.select("player_id", "property_id").unique("player_id").join(tagged, on="player_id", how="anti")
-        with self.data.store() as s:
-            written = s.record_events_bulk(player_ids=todo, event_type="tag_added", actor=actor, role=role,
-                                           attrs={"tag": tag}, source_ref=f"app:segments:{actor}")
+        with self.data.access(who) as acc:
+            ids = rows["player_id"].unique().to_list()
+            seen = acc.sql("SELECT count(*) AS n FROM s_players() WHERE player_id IN (SELECT unnest(?::VARCHAR[]))",
+                           [ids])["n"][0]
+            if seen != len(ids):
+                raise AccessDenied(f"{len(ids) - seen} of these players are outside your scope: nothing was tagged")
+            outside = [p for p in rows["property_id"].drop_nulls().unique().to_list() if not who.in_scope(p)]
+            if outside:
+                raise AccessDenied(f"properties {outside} are outside your scope: nothing was tagged")
+            have = current_tags(Q.tag_events(acc))  # fresh: the cached tags may be seconds old
+            tagged = have.filter(pl.col("key") == key).select("player_id")
+            todo = rows.select("player_id", "property_id").unique("player_id").join(tagged, on="player_id",
+                                                                                    how="anti")
+            written = acc.store.record_events_bulk(player_ids=todo, event_type="tag_added", actor=who.user,
+                                                   role=who.role, attrs={"tag": tag},
+                                                   source_ref=f"app:segments:{who.user}")
             self.data.writes += 1
         self.data.invalidate(frozenset({TAG_CACHE, *self.data.WRITE_SENSITIVE}))
-        return written, rows.select("player_id").n_unique() - todo.height
+        return written, len(ids) - todo.height
 
     # -- exports and cohorts -----------------------------------------------------------------------
-    def contact_details(self, ids: list[str], scope: Scope) -> pl.DataFrame:
-        """Name, e-mail, phone and enrollment of the given players in scope (not cached: exports)."""
-        with self.data.store() as s:
-            return Q.contact_details(s, ids, scope)
+    def contact_details(self, who: Principal, ids: list[str]) -> pl.DataFrame:
+        """Name, e-mail, phone and enrollment of the given players, masked as for `who` (not cached)."""
+        with self.data.access(who) as acc:
+            return Q.contact_details(acc, ids)
 
-    def cohort_rollup(self, *, basis: str, by: str, revenue: str, scope: Scope, segment: str | None,
+    def audit_export(self, who: Principal, name: str, fmt: str, rows: int, filters: dict[str, Any]) -> None:
+        """Record a segment export in the audit log (after a permission check)."""
+        who.require("export_segment")
+        self.data.audit(who, "segment.export", target_kind="segment", target_id=name,
+                        after={"format": fmt, "rows": rows, "filters": filters})
+
+    def cohort_rollup(self, who: Principal, *, basis: str, by: str, revenue: str, segment: str | None,
                       as_of: date | None) -> pl.DataFrame:
         """Cohort sizes, activity and last activity (see `queries_segments.cohort_rollup`), cached."""
-        key = ("cohorts", basis, by, revenue, _scope_key(scope), segment, as_of, self._build_stamp())
-        return self.data.cached(key, lambda s: Q.cohort_rollup(s, basis=basis, by=by, revenue=revenue, scope=scope,
-                                                                 segment=segment, as_of=as_of),
+        key = ("cohorts", basis, by, revenue, segment, as_of, self._build_stamp(who))
+        return self.data.cached(who, key, lambda acc: Q.cohort_rollup(acc, basis=basis, by=by, revenue=revenue,
+                                                                        segment=segment, as_of=as_of),
                                 self.data.aggregate_ttl)
 
-    def model_inputs(self, columns: list[str], scope: Scope) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-        """(events, players) in scope as LazyFrames, for the CLV and churn models (not cached)."""
-        with self.data.store() as s:
-            return Q.scoped_events(s, columns, scope).lazy(), Q.scoped_players(s, scope).lazy()
+    def model_inputs(self, who: Principal, columns: list[str]) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+        """(events, players) `who` sees, as LazyFrames, for the CLV and churn models (not cached)."""
+        with self.data.access(who) as acc:
+            return Q.scoped_events(acc, columns).lazy(), Q.scoped_players(acc).lazy()
 
-    def data_months(self, scope: Scope) -> tuple[date | None, date | None]:
-        """(first month with activity, the running month of the newest event) in scope."""
-        return self.data.cached(("cohort_months", _scope_key(scope)), lambda s: Q.data_months(s, scope),
-                                self.data.aggregate_ttl)
+    def data_months(self, who: Principal) -> tuple[date | None, date | None]:
+        """(first month with activity, the running month of the newest event) of what `who` sees."""
+        return self.data.cached(who, ("cohort_months",), Q.data_months, self.data.aggregate_ttl)
 
 
 def current_tags(events: pl.DataFrame) -> pl.DataFrame:
@@ -186,10 +212,3 @@ def current_tags(events: pl.DataFrame) -> pl.DataFrame:
             .group_by("player_id", "key").agg(pl.all().sort_by("seq").last())
             .filter(pl.col("event_type") == "tag_added")
             .select("player_id", pl.col("tag").str.strip_chars(), "key").sort("player_id", "key"))
-
-
-def timed(fn, *args: Any, **kwargs: Any) -> tuple[Any, float]:
-    """(fn(...), seconds): for the pages' "computed in" lines and the benchmark."""
-    t = time.perf_counter()
-    out = fn(*args, **kwargs)
-    return out, time.perf_counter() - t

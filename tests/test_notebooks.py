@@ -28,12 +28,17 @@ def test_committed_without_outputs_and_opening_with_who_it_is_for(path):
 
 @pytest.fixture(scope="module")
 def notebook_store(tmp_path_factory) -> Path:
-    """A built demo store with two snapshots (so the migration section has something to compare)."""
+    """A built demo store with two snapshots (so the migration section has something to compare) and
+    the demo users (the notebooks read as a user of the store, through the access layer)."""
+    from pipelines.store import Store
+    from pipelines.users import add_demo_users
     from tests.app.demo_store import make_demo_store
     from tests.app.segment_store import add_earlier_snapshot
 
     db = make_demo_store(tmp_path_factory.mktemp("notebooks"))
     add_earlier_snapshot(db, days=60)
+    with Store(db) as store:
+        add_demo_users(store)
     return db
 
 
@@ -45,7 +50,7 @@ def test_notebook_runs_headless(path, notebook_store, tmp_path, monkeypatch):
 
     db = copy_store(notebook_store, tmp_path / "p360.duckdb")  # notebook 01 saves a scheme version
     monkeypatch.setenv("PLAYER360_DB", str(db))  # the kernel inherits it
-    monkeypatch.delenv("PLAYER360_SCOPE", raising=False)
+    monkeypatch.delenv("PLAYER360_USER", raising=False)  # each notebook's own default user
     result = NotebookRun(path, default_timeout=600).execute()
     assert result.error is None, f"{path.name} failed:\n{result.error.summary if result.error else ''}\n" \
                                  f"{result.error.trace if result.error else ''}"
@@ -54,4 +59,4 @@ def test_notebook_runs_headless(path, notebook_store, tmp_path, monkeypatch):
 
         with Store(db, read_only=True) as s:
             saved = s.scheme_versions("spending")
-        assert saved.height == 1 and saved["role"][0] == "analyst"
+        assert saved.height == 1 and (saved["saved_by"][0], saved["role"][0]) == ("analyst", "analyst")

@@ -17,6 +17,7 @@ from app.data import DataStore, DataUnavailable
 from app.data_segments import SegmentData
 from app.queries_segments import COHORT_BASES, COHORT_GROUPS, REVENUES
 from app.state.segments import fresh_schemes
+from app.state.session import Session
 from metrics import cohorts as C
 
 
@@ -30,8 +31,7 @@ class CohortState(param.Parameterized):
     """How cohorts are formed and compared, and what they show."""
 
     data = param.ClassSelector(class_=DataStore, doc="The cached data store.")
-    scope = param.List(default=None, allow_None=True, item_type=str,
-                       doc="Property ids the session may see (None: all properties).")
+    session = param.ClassSelector(class_=Session, doc="Who is looking: every count is in their scope.")
     basis = param.Selector(default="enrollment", objects=list(COHORT_BASES),
                            doc="A player's cohort: the month they enrolled, or of their first visit.")
     by = param.Selector(default="all", objects=list(COHORT_GROUPS),
@@ -45,6 +45,7 @@ class CohortState(param.Parameterized):
     message = param.String(default="", doc="Why nothing shows, when nothing does.")
 
     def __init__(self, **params: Any):
+        params.setdefault("session", Session())
         super().__init__(**params)
         self._data = SegmentData.of(self.data)
         schemes = fresh_schemes()
@@ -55,7 +56,7 @@ class CohortState(param.Parameterized):
     def window(self) -> tuple[date, date] | None:
         """[first cohort month, the running month): complete months only, none before the data."""
         try:
-            first, running = self._data.data_months(self.scope)
+            first, running = self._data.data_months(self.session.principal)
         except DataUnavailable as exc:
             self.message = str(exc)
             return None
@@ -64,7 +65,7 @@ class CohortState(param.Parameterized):
             return None
         return max(first, shift_month(running, -self.months)), running
 
-    @param.depends("basis", "by", "scheme", "revenue", "months", "scope")
+    @param.depends("basis", "by", "scheme", "revenue", "months")
     def parts(self) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, date] | None:
         """(sizes, activity, last_active, end) of the cohorts in the window (None: nothing to show)."""
         window = self.window()
@@ -72,11 +73,13 @@ class CohortState(param.Parameterized):
             return None
         start, end = window
         try:
-            as_of = self._data.dates()[0] if self.by == "segment" and self._data.dates() else None
+            who = self.session.principal
+            dates = self._data.dates(who) if self.by == "segment" else []
+            as_of = dates[0] if dates else None
             if self.by == "segment" and as_of is None:
                 self.message = "No segment snapshot yet: run `player360 build` first."
                 return None
-            rollup = self._data.cohort_rollup(basis=self.basis, by=self.by, revenue=self.revenue, scope=self.scope,
+            rollup = self._data.cohort_rollup(who, basis=self.basis, by=self.by, revenue=self.revenue,
                                               segment=self._label_columns.get(self.scheme), as_of=as_of)
         except DataUnavailable as exc:
             self.message = str(exc)
@@ -96,19 +99,19 @@ class CohortState(param.Parameterized):
         return sizes, activity, last, end
 
     # -- what the page shows -----------------------------------------------------------------------
-    @param.depends("basis", "by", "scheme", "revenue", "months", "scope", "groups")
+    @param.depends("basis", "by", "scheme", "revenue", "months", "groups")
     def table(self) -> pl.DataFrame:
         """Per cohort, group and month k: size, active, retention, revenue (see `metrics.cohorts`)."""
         parts = self.parts()
         return pl.DataFrame() if parts is None else C.retention_table(parts[0], parts[1], parts[3])
 
-    @param.depends("basis", "by", "scheme", "revenue", "months", "scope", "groups")
+    @param.depends("basis", "by", "scheme", "revenue", "months", "groups")
     def revenue_by_cohort(self) -> pl.DataFrame:
         """Per cohort and group: players, revenue, revenue per player, months observed."""
         table = self.table()
         return pl.DataFrame() if table.is_empty() else C.cohort_revenue(table)
 
-    @param.depends("basis", "by", "scheme", "revenue", "months", "scope", "groups", "horizon")
+    @param.depends("basis", "by", "scheme", "revenue", "months", "groups", "horizon")
     def curves(self) -> tuple[pl.DataFrame, pl.DataFrame]:
         """(curves, fits): per group the pooled share still around at month k, and its sBG fit
         projected to the horizon."""

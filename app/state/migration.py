@@ -35,7 +35,7 @@ class MigrationState(param.Parameterized):
         self._data = SegmentData.of(self.segments.data)
         self.param.scheme.objects = list(self.segments.schemes)
         try:
-            dates = self._data.dates()
+            dates = self._data.dates(self.segments.who)
         except DataUnavailable:
             dates = []
         self.param.before.objects = self.param.after.objects = dates
@@ -69,13 +69,12 @@ class MigrationState(param.Parameterized):
     def _labels(self, as_of: Any) -> pl.DataFrame:
         """player_id and the scheme's label at one snapshot (stored, or relabelled now)."""
         scheme = self.segments.schemes[self.scheme]
-        scope = self.segments.scope
+        who = self.segments.who
         if not self.relabel:
             column = scheme.label_column()
-            return self._data.stored_labels(as_of, [column], scope).rename({column: "label"}) \
-                if column else pl.DataFrame()
-        frame = self._data.frame(as_of, self.segments.columns, scope)
-        summaries = self._data.summaries(as_of, list(scheme.quantile_columns()))
+            return self._data.stored_labels(who, as_of, [column]).rename({column: "label"})
+        frame = self._data.frame(who, as_of, self.segments.columns)
+        summaries = self._data.summaries(frame, list(scheme.quantile_columns()))
         return segment_all(frame, [scheme], summaries).select("player_id", pl.col(scheme.label_column()).alias("label"))
 
     @param.depends("scheme", "before", "after", "relabel", "moved_thresholds")
@@ -120,7 +119,7 @@ class MigrationState(param.Parameterized):
         a = self._labels(early).filter(pl.col("label").cast(pl.String) == source).select("player_id")
         b = self._labels(late).filter(pl.col("label").cast(pl.String) == target).select("player_id")
         ids = a.join(b, on="player_id")
-        frame = self._data.frame(late, self.segments.columns, self.segments.scope)
+        frame = self._data.frame(self.segments.who, late, self.segments.columns)
         keep = ["player_id", "name", "tier", "preferred_property", "recency_days", "visits_90d", "theo_total"]
         return frame.join(ids, on="player_id").select([c for c in keep if c in frame.columns]) \
             .sort("theo_total", descending=True, nulls_last=True)

@@ -17,7 +17,7 @@ from app import model as M
 from app.data_segments import SegmentData
 from app.export_segments import FORMATS, export
 from app.state.player import MAX_TAG
-from app.state.segments import TAGGERS, SegmentsState
+from app.state.segments import SegmentsState
 from metrics.segments import LifecycleStage
 
 SORTABLE = {"theo_total": "Theo", "cash_in_total": "Cash in", "lifetime_value": "Lifetime value",
@@ -25,7 +25,7 @@ SORTABLE = {"theo_total": "Theo", "cash_in_total": "Cash in", "lifetime_value": 
             "name": "Name", "player_id": "Player id"}
 SHOWN = ("player_id", "name", "segment", "lifecycle_live", "tier", "favourite_game", "preferred_property",
          "properties", "tags", "visits_total", "recency_days", "theo_total", "cash_in_total", "lifetime_value")
-EXPORTED = ("player_id", "first_name", "last_name", "email", "phone", "enrolled_at", "segment", "scheme_version",
+EXPORTED = ("player_id", "pseudonym", "first_name", "last_name", "email", "phone", "enrolled_at", "segment", "scheme_version",
             "lifecycle_live", "tier", "properties", "favourite_game", "preferred_property", "tags", "visits_total",
             "visits_90d", "recency_days", "theo_total", "cash_in_total", "adt_90d", "lifetime_value", "health_score")
 
@@ -93,7 +93,7 @@ class MemberListState(param.Parameterized):
         self.param.tags.objects = sorted(set(self._tags()["tag"].to_list()), key=str.casefold)
 
     def _tags(self) -> pl.DataFrame:
-        return self._data.tags(self.segments.scope)
+        return self._data.tags(self.segments.who)
 
     def filters(self) -> pl.Expr:
         """Every filter as one boolean expression."""
@@ -177,30 +177,42 @@ class MemberListState(param.Parameterized):
         Contact details are read batch by batch, so memory stays bounded by the batch."""
         if fmt not in FORMATS:
             raise ValueError(f"unknown export format {fmt!r}")
-        scope = self.segments.scope
+        who = self.segments.who
+        who.require("export_segment")
         frame = self.sorted_members().with_columns(
             pl.lit(self.segments.current.version).alias("scheme_version"), pl.col("segment").cast(pl.String),
             pl.col("lifecycle_live").cast(pl.String))
         base = frame.select([c for c in EXPORTED if c in frame.columns])
 
         def enrich(part: pl.DataFrame) -> pl.DataFrame:
-            details = self._data.contact_details(part["player_id"].to_list(), scope)
+            details = self._data.contact_details(who, part["player_id"].to_list())
             out = part.join(details, on="player_id", how="left")
             return out.select([c for c in EXPORTED if c in out.columns])
         name = f"{self.segments.scheme}-{self.segment or 'all'}-{self.segments.as_of}"
         path, rows = export(base, fmt, folder, enrich, name=name)
+        self._data.audit_export(who, name, fmt, rows, self.filter_values())
         self.message = f"Exported {rows:,} players ({FORMATS[fmt]})."
         return path, rows
 
     def can_tag(self) -> bool:
         """Whether the session's role may bulk-tag."""
-        return self.segments.session.role in TAGGERS
+        return self.segments.session.can("bulk_tag")
+
+    def can_export(self) -> bool:
+        """Whether the session's role may export segments."""
+        return self.segments.session.can("export_segment")
+
+    def filter_values(self) -> dict[str, Any]:
+        """The list's scheme, segment and filters (what an export or a tag applied to, for the audit log)."""
+        names = ("segment", "tiers", "lifecycle", "games", "venues", "properties", "tags", "text")
+        return {"scheme": self.segments.scheme, "as_of": str(self.segments.as_of),
+                **{n: getattr(self, n) for n in names if getattr(self, n)}}
 
     def bulk_tag(self, tag: str) -> bool:
         """Tag every filtered member (at most once per player): one attributed event each."""
         tag = " ".join((tag or "").split())
         if not self.can_tag():
-            self.message = f"Only {', '.join(sorted(TAGGERS))} may tag a segment (you are {self.segments.session.role})."
+            self.message = f"Your role ({self.segments.session.role}) may not tag a segment."
             return False
         if not tag or len(tag) > MAX_TAG:
             self.message = f"A tag needs 1 to {MAX_TAG} characters."
@@ -210,10 +222,8 @@ class MemberListState(param.Parameterized):
             self.message = "Nobody to tag."
             return False
         rows = members.select("player_id", property_id=self._home())
-        session = self.segments.session
         try:
-            tagged, already = self._data.tag_players(rows, tag, actor=session.user, role=session.role,
-                                                     scope=self.segments.scope)
+            tagged, already = self._data.tag_players(self.segments.who, rows, tag)
         except Exception as exc:  # noqa: BLE001 - the page says what failed; it never crashes
             self.message = f"Not tagged: {exc}"
             return False

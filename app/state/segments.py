@@ -4,12 +4,14 @@ No Panel here: a notebook tunes the same objects the app's sliders are bound to,
 
     >>> from app.data import DataStore
     >>> from app.state.segments import SegmentsState
-    >>> seg = SegmentsState(data=DataStore("data/player360.duckdb"), scheme="spending")
+    >>> seg = SegmentsState(data=DataStore("data/player360.duckdb"), scheme="spending",
+    ...                     session=Session(user="ana", role="analyst", all_properties=True))
     >>> seg.current.vip_above = 5_000       # the same parameter the app's slider moves
     >>> seg.summary()                        # counts and value shares, recomputed
     >>> seg.save("VIP line at 5k after the Q3 review")   # the next build uses it
 
-The metrics frame of a snapshot is read once (see `app.data_segments`); moving a threshold only
+Every read is the session's (its property scope and masking, through the access layer). The
+metrics frame of a snapshot is read once (see `app.data_segments`); moving a threshold only
 relabels that frame in memory, one scheme at a time, and each scheme's labels are cached by its
 thresholds, so moving one scheme's threshold never recomputes another's.
 """
@@ -29,13 +31,12 @@ from metrics import segment_stats as S
 from metrics.catalog import CATALOG
 from metrics.churn import ChurnRisk
 from metrics.segments import Scheme, Versioned, default_schemes, segment_all
+from pipelines.access import Principal
 
 VALUE_COLUMNS = ("theo_total", "cash_in_total", "lifetime_value")
 PROFILE_DEFAULT = ("visits_total", "visits_90d", "recency_days", "tenure_days", "theo_total", "cash_in_total",
                    "adt_90d", "lifetime_value", "health_score", "points_balance", "redemption_rate")
 FILTER_COLUMNS = ("favourite_game", "preferred_property")
-SCHEME_EDITORS = frozenset({"analyst", "admin"})  # who may save thresholds that every build then uses
-TAGGERS = frozenset({"marketer", "analyst", "shift_manager", "admin"})  # who may bulk-tag a segment
 
 
 def fresh_schemes(saved: dict[str, Versioned] | None = None) -> dict[str, Scheme]:
@@ -80,9 +81,7 @@ class SegmentsState(param.Parameterized):
     """One scheme picked, its thresholds tuned live, and the players' segments it yields."""
 
     data = param.ClassSelector(class_=DataStore, doc="The cached data store.")
-    session = param.ClassSelector(class_=Session, doc="Who is working: the actor and role of saves and tags.")
-    scope = param.List(default=None, allow_None=True, item_type=str,
-                       doc="Property ids the session may see (None: all properties).")
+    session = param.ClassSelector(class_=Session, doc="Who is working: scope of every read, actor of saves and tags.")
     as_of = param.Selector(default=None, objects=[], allow_None=True, check_on_set=False,
                            doc="The snapshot (as-of day) segmented.")
     scheme = param.Selector(default="spending", objects=SCHEME_NAMES, doc="The scheme shown and tuned.")
@@ -104,8 +103,8 @@ class SegmentsState(param.Parameterized):
         self._results: dict[tuple, tuple[pl.DataFrame, pl.DataFrame]] = {}
         self._segments = SegmentData.of(self.data)
         try:
-            saved = self._segments.saved_schemes()
-            dates = self._segments.dates()
+            saved = self._segments.saved_schemes(self.who)
+            dates = self._segments.dates(self.who)
         except DataUnavailable as exc:
             saved, dates, self.message = {}, [], str(exc)
         if not self.schemes:
@@ -133,6 +132,11 @@ class SegmentsState(param.Parameterized):
         self.distribution = inputs[0] if inputs else (self.distribution or "theo_total")
 
     @property
+    def who(self) -> Principal:
+        """The session's principal: whose scope every read is in."""
+        return self.session.principal
+
+    @property
     def current(self) -> Scheme:
         """The Param object of the scheme shown."""
         return self.schemes[self.scheme]
@@ -158,7 +162,7 @@ class SegmentsState(param.Parameterized):
         """The metrics frame of the snapshot (players in scope), read once per snapshot."""
         if not self.ready:
             return pl.DataFrame()
-        return self._segments.frame(self.as_of, self.columns, self.scope)
+        return self._segments.frame(self.who, self.as_of, self.columns)
 
     def labels(self, name: str) -> pl.DataFrame:
         """player_id and the label of one scheme at its current thresholds (cached by them)."""
@@ -167,7 +171,7 @@ class SegmentsState(param.Parameterized):
         key = (name, thresholds_key(scheme))
         hit = self._labels.get(key)
         if hit is None or hit[0] is not frame:  # another snapshot or scope: relabel
-            summaries = self._segments.summaries(self.as_of, list(scheme.quantile_columns())) if self.ready else {}
+            summaries = self._segments.summaries(frame, list(scheme.quantile_columns()))
             out = segment_all(frame, [scheme], summaries).select("player_id", scheme.label_column())
             # keep one labelling per scheme and thresholds, and at most a few per scheme
             mine = [k for k in self._labels if k[0] == name]
@@ -231,7 +235,7 @@ class SegmentsState(param.Parameterized):
     # -- thresholds --------------------------------------------------------------------------------
     def saved(self, name: str | None = None) -> Versioned | None:
         """The newest saved version of a scheme (None when only its defaults exist)."""
-        return self._segments.saved_schemes().get(name or self.scheme)
+        return self._segments.saved_schemes(self.who).get(name or self.scheme)
 
     def dirty(self) -> bool:
         """Whether the scheme's thresholds differ from what the next build would use."""
@@ -251,24 +255,22 @@ class SegmentsState(param.Parameterized):
 
     def can_save(self) -> bool:
         """Whether the session's role may save thresholds."""
-        return self.session.role in SCHEME_EDITORS
+        return self.session.can("edit_schemes")
 
     def history(self) -> pl.DataFrame:
         """Saved versions of the scheme shown (who, when, why), newest first."""
-        return self._segments.history(self.scheme)
+        return self._segments.history(self.who, self.scheme)
 
     def save(self, reason: str) -> bool:
         """Save the thresholds as the scheme's next version, used by the next build."""
         if not self.can_save():
-            self.message = (f"Only {', '.join(sorted(SCHEME_EDITORS))} may save thresholds "
-                            f"(you are {self.session.role}).")
+            self.message = f"Your role ({self.session.role}) may not save thresholds: analysts and admins may."
             return False
         if not (reason or "").strip():
             self.message = "Say why these thresholds (the reason is kept with the version)."
             return False
         try:
-            version = self._segments.save_scheme(self.current, actor=self.session.user, role=self.session.role,
-                                                 reason=reason)
+            version = self._segments.save_scheme(self.who, self.current, reason)
         except Exception as exc:  # noqa: BLE001 - the page says what failed; it never crashes
             self.message = f"Not saved: {exc}"
             return False

@@ -68,7 +68,7 @@ class MemberListView(pn.viewable.Viewer):
         self._ids: list[str] = []
         self._downloads = [pn.widgets.FileDownload(callback=self._file(fmt), filename=f"segment.{fmt}",
                                                    label=label, color="light", width=110,
-                                                   css_classes=[f"export-segment-{fmt}"])
+                                                   css_classes=[f"export-segment-{fmt}"], disabled=not m.can_export())
                            for fmt, label in FORMATS.items()]
         self._tag = pn.widgets.TextInput(label="Tag everyone listed", placeholder="e.g. Winter mailer",
                                          css_classes=["bulk-tag-input"], max_length=40)

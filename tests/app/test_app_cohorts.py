@@ -10,7 +10,12 @@ import pytest
 
 from app.queries import ACTIVITY
 from app.state.cohorts import CohortState, shift_month
+from app.state.session import Session
 from metrics import retention
+
+
+def who(*properties: str) -> Session:
+    return Session(user="mia", role="marketer", properties=list(properties), all_properties=not properties)
 
 
 def _month(column: str) -> pl.Expr:
@@ -39,7 +44,7 @@ def expected(data, basis: str) -> pl.DataFrame:
 
 @pytest.mark.parametrize("basis", ["enrollment", "first_visit"])
 def test_retention_counts_match_the_events(data, basis):
-    c = CohortState(data=data, basis=basis, months=12)
+    c = CohortState(data=data, session=who(), basis=basis, months=12)
     table = c.table()
     assert not table.is_empty() and c.message == ""
     first, running = c.window()
@@ -54,7 +59,7 @@ def test_retention_counts_match_the_events(data, basis):
 
 
 def test_revenue_is_the_theo_of_the_cohorts(data):
-    c = CohortState(data=data, revenue="theo")
+    c = CohortState(data=data, session=who(), revenue="theo")
     table = c.table()
     revenue = c.revenue_by_cohort()
     assert revenue["revenue"].sum() == pytest.approx(table["revenue"].sum())
@@ -63,7 +68,7 @@ def test_revenue_is_the_theo_of_the_cohorts(data):
 
 
 def test_curves_project_an_sbg_fit_per_group(data):
-    c = CohortState(data=data, horizon=18)
+    c = CohortState(data=data, session=who(), horizon=18)
     curves, fits = c.curves()
     assert fits.height == 1 and fits["group"][0] == "all" and fits["note"][0] == ""
     fit = retention.SBGParams(fits["alpha"][0], fits["beta"][0])
@@ -82,14 +87,14 @@ def test_curves_project_an_sbg_fit_per_group(data):
 
 
 def test_scope_limits_cohorts_to_the_properties(data):
-    everyone = CohortState(data=data, by="property")
-    p02 = CohortState(data=data, by="property", scope=["P02"])
+    everyone = CohortState(data=data, session=who(), by="property")
+    p02 = CohortState(data=data, by="property", session=who("P02"))
     assert set(p02.table()["group"]) == {"P02"}
     mine = p02.table().select("cohort", "k", "players", "active")
     theirs = everyone.table().filter(pl.col("group") == "P02").select("cohort", "k", "players", "active")
     assert mine.sort("cohort", "k").equals(theirs.sort("cohort", "k"))
-    sizes = CohortState(data=data, scope=["P02"]).revenue_by_cohort()["players"].sum()
-    assert 0 < sizes < CohortState(data=data).revenue_by_cohort()["players"].sum()
+    sizes = CohortState(data=data, session=who("P02")).revenue_by_cohort()["players"].sum()
+    assert 0 < sizes < CohortState(data=data, session=who()).revenue_by_cohort()["players"].sum()
 
 
 def test_months_helper_and_empty_store(tmp_path):
@@ -97,5 +102,5 @@ def test_months_helper_and_empty_store(tmp_path):
 
     assert shift_month(date(2026, 1, 1), -12) == date(2025, 1, 1)
     assert shift_month(date(2025, 12, 1), 1) == date(2026, 1, 1)
-    c = CohortState(data=DataStore(tmp_path / "none.duckdb"))
+    c = CohortState(data=DataStore(tmp_path / "none.duckdb"), session=who())
     assert c.table().is_empty() and "does not exist" in c.message

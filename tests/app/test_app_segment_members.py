@@ -18,8 +18,9 @@ from tests.app.demo_store import copy_store
 from tests.app.segment_store import add_earlier_snapshot
 
 
-def members(data, role: str = "marketer", **params) -> MemberListState:
-    seg = SegmentsState(data=data, session=Session(user="mia", role=role), scheme="spending")
+def members(data, role: str = "marketer", *properties: str, **params) -> MemberListState:
+    who = Session(user="mia", role=role, properties=list(properties), all_properties=not properties)
+    seg = SegmentsState(data=data, session=who, scheme="spending")
     return MemberListState(segments=seg, **params)
 
 
@@ -85,15 +86,42 @@ def test_bulk_tag_writes_one_attributed_event_per_player_at_most_once(data):
     pid = events["player_id"][0]
     from app.state.player import PlayerState
 
-    player = PlayerState(data=data, session=Session(user="mia", role="marketer"), player_id=pid)
+    player = PlayerState(data=data, session=Session(user="sam", role="shift_manager", all_properties=True),
+                         player_id=pid)
     assert any(t["tag"] == "Spring mailer" for t in player.tags())
 
 
-def test_bulk_tag_needs_a_permitted_role_and_a_tag(data):
-    host = members(data, role="host")
-    assert not host.bulk_tag("x") and "you are host" in host.message
+def test_bulk_tag_and_export_need_a_permitted_role(data, tmp_path):
+    analyst = members(data, "analyst")
+    assert not analyst.bulk_tag("x") and "may not tag" in analyst.message
+    assert analyst.can_export() and not analyst.can_tag()
+    manager = members(data, "shift_manager")
+    assert manager.can_tag() and not manager.can_export()
+    from pipelines.access import AccessDenied
+
+    with pytest.raises(AccessDenied):
+        manager.export("csv", tmp_path)
     m = members(data)
     assert not m.bulk_tag("   ") and not m.bulk_tag("x" * 41)
+
+
+def test_a_scoped_list_tags_and_exports_only_players_in_scope(data, tmp_path):
+    m = members(data, "marketer", "P02")
+    assert m.total and all(ps == ["P02"] for ps in m.members()["properties"].to_list())
+    assert m.bulk_tag("P02 mailer")
+    with data.store() as s:
+        written = s.sql("SELECT DISTINCT property_id FROM events WHERE event_type = 'tag_added'")
+    assert written["property_id"].to_list() == ["P02"]
+    path, rows = m.export("parquet", tmp_path)
+    back = pl.read_parquet(path)
+    assert rows == m.total and back["first_name"].null_count() == rows  # masked for marketers
+    assert back["pseudonym"].str.starts_with("anon-").all()
+    with data.store() as s:
+        audit = s.sql("SELECT action, actor, role, after FROM audit_log WHERE action IN "
+                      "('segment.export', 'event.tag_added') ORDER BY audit_id")
+    assert audit.filter(pl.col("action") == "event.tag_added").height == m.total
+    export = audit.filter(pl.col("action") == "segment.export").row(0, named=True)
+    assert (export["actor"], export["role"]) == ("mia", "marketer") and json.loads(export["after"])["rows"] == rows
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "parquet"])
@@ -139,7 +167,7 @@ def test_migration_between_two_snapshots(two_snapshots, tmp_path):
     from app.data import DataStore
 
     data = DataStore(copy_store(two_snapshots, tmp_path / "p360.duckdb"))
-    seg = SegmentsState(data=data, session=Session(user="mia", role="marketer"))
+    seg = SegmentsState(data=data, session=Session(user="mia", role="marketer", all_properties=True))
     mig = MigrationState(segments=seg, scheme="engagement")
     assert mig.ready and mig.before < mig.after and not mig.why_not()
     long = mig.transitions()
@@ -164,6 +192,7 @@ def test_migration_between_two_snapshots(two_snapshots, tmp_path):
 
 
 def test_one_snapshot_says_how_to_get_another(data):
-    mig = MigrationState(segments=SegmentsState(data=data))
+    mig = MigrationState(segments=SegmentsState(data=data, session=Session(user="a", role="admin",
+                                                                            all_properties=True)))
     assert not mig.ready and "build another day" in mig.why_not()
     assert mig.transitions().is_empty()

@@ -12,8 +12,8 @@ from pipelines.build import build
 from pipelines.store import Store
 
 
-def analyst() -> Session:
-    return Session(user="ana", role="analyst")
+def analyst(*properties: str) -> Session:
+    return Session(user="ana", role="analyst", properties=list(properties), all_properties=not properties)
 
 
 def test_live_labels_at_the_saved_thresholds_are_the_builds_labels(data):
@@ -59,21 +59,27 @@ def test_crosstab_profiles_and_histogram_agree_with_the_counts(data):
     assert seg.histogram()["players"].sum() == finite
 
 
-def test_quantile_mode_uses_population_summaries_whatever_the_scope(data):
+def test_a_scoped_session_segments_only_the_players_it_sees(data):
     everyone = SegmentsState(data=data, session=analyst(), scheme="worth")
-    p01 = SegmentsState(data=data, session=analyst(), scheme="worth", scope=["P01"])
+    p01 = SegmentsState(data=data, session=analyst("P01"), scheme="worth")
     assert 0 < p01.frame().height < everyone.frame().height
     assert set(p01.frame()["player_id"]) <= set(everyone.frame()["player_id"])
-    assert all("P01" in ps for ps in p01.frame()["properties"].to_list())
-    # a P01 player's worth band is the same whoever looks (cuts from the whole population, like the build)
-    joined = p01.labels("worth").join(everyone.labels("worth"), on="player_id", suffix="_all")
-    assert (joined["worth"] == joined["worth_all"]).all()
+    assert p01.frame()["properties"].to_list() == [["P01"]] * p01.frame().height  # other links are not shown
+    assert p01.summary()["players"].sum() == p01.frame().height
+    # quantile bands are cut over the population the user sees ("the top 10 % of my players")
+    from metrics.segments import segment_all
+
+    alone = segment_all(p01.frame(), [p01.schemes["worth"]])
+    assert p01.labels("worth")["worth"].to_list() == alone["worth"].to_list()
+    # analysts see pseudonyms, never names
+    assert p01.frame()["name"].str.starts_with("anon-").all()
 
 
 def test_save_needs_a_permitted_role_and_a_reason_and_the_next_build_uses_it(data):
-    host = SegmentsState(data=data, session=Session(user="hal", role="host"), scheme="spending")
+    host = SegmentsState(data=data, session=Session(user="mia", role="marketer", all_properties=True),
+                         scheme="spending")
     host.current.vip_above = 250.0
-    assert not host.save("because") and "analyst" in host.message
+    assert not host.save("because") and "may not save" in host.message
     seg = SegmentsState(data=data, session=analyst(), scheme="spending")
     seg.current.vip_above = 250.0
     assert seg.dirty()
@@ -113,6 +119,8 @@ def test_revert_and_defaults(data):
 def test_missing_store_is_a_message_not_a_crash(tmp_path):
     from app.data import DataStore
 
-    seg = SegmentsState(data=DataStore(tmp_path / "nothing.duckdb"))
+    seg = SegmentsState(data=DataStore(tmp_path / "nothing.duckdb"), session=analyst())
     assert not seg.ready and "does not exist" in seg.message
+    signed_out = SegmentsState(data=DataStore(tmp_path / "nothing.duckdb"), session=Session())
+    assert signed_out.frame().is_empty()
     assert seg.summary().is_empty() and seg.labelled().is_empty()

@@ -46,6 +46,7 @@ def _count(page, segment: str):
 
 def test_move_a_threshold_and_see_the_counts_change(served, page):
     app, facts = served
+    app.login(page, "admin")
     page.goto(f"{app.url}?page=segments")
     expect(_count(page, "vip")).to_have_text(f"{facts['vip']:,}", timeout=WAIT)
     expect(page.locator(".members-info")).to_contain_text(f"{300:,} players")
@@ -63,6 +64,7 @@ def test_move_a_threshold_and_see_the_counts_change(served, page):
 
 def test_export_a_segment_and_read_the_file_back(served, page, tmp_path):
     app, facts = served
+    app.login(page, "marketer")  # may export segments; sees pseudonyms, not names
     page.goto(f"{app.url}?page=segments")
     expect(_count(page, "low")).to_be_visible(timeout=WAIT)
     page.locator(".members-segment select").select_option("low")
@@ -77,11 +79,13 @@ def test_export_a_segment_and_read_the_file_back(served, page, tmp_path):
         back = read(saved)
         assert back.height == low
         assert set(back["player_id"]) == set(facts["low"]["player_id"])
-        assert set(back["segment"]) == {"low"} and "email" in back.columns
+        assert set(back["segment"]) == {"low"}
+        assert back["email"].null_count() == low and back["pseudonym"].str.starts_with("anon-").all()
 
 
 def test_open_a_member_360_page_from_the_list(served, page):
     app, _ = served
+    app.login(page, "admin")
     page.goto(f"{app.url}?page=segments")
     table = page.locator(".members-table")
     expect(table).to_contain_text("PL", timeout=WAIT)
@@ -96,6 +100,7 @@ def test_open_a_member_360_page_from_the_list(served, page):
 
 def test_migration_and_cohorts(served, page):
     app, _ = served
+    app.login(page, "admin")
     page.goto(f"{app.url}?page=segments")
     matrix = page.locator(".migration-matrix")
     expect(matrix).to_contain_text("engagement:", timeout=WAIT)
