@@ -89,13 +89,15 @@ class SegmentChartsView(pn.viewable.Viewer):
     def _heatmap(self, *_deps) -> hv.Overlay:
         s = self.segments
         cross = s.crosstab()
-        rows = [] if cross.is_empty() else [(r["column"], r["row"], r["players"], r["row_share"] or 0.0)
+        rows = [] if cross.is_empty() else [(r["column"], r["row"], r["row_share"] or 0.0, r["players"])
                                             for r in cross.iter_rows(named=True)]
-        heat = hv.HeatMap(rows, kdims=["compare", "segment"], vdims=["players", "row_share"]).opts(
+        # the first value dimension colours the cells: the share of the row, so rows of any size compare
+        heat = hv.HeatMap(rows, kdims=["compare", "segment"], vdims=["row_share", "players"]).opts(
             title=f"{s.scheme} x {s.compare} (colour: share of the row)", height=HEIGHT, responsive=True,
-            color="row_share", cmap="Blues", clim=(0, 1), colorbar=False, tools=["hover"], framewise=True,
+            cmap="Blues", clim=(0, 1), colorbar=False, tools=["hover"], framewise=True,
             xlabel=s.compare, ylabel=s.scheme, invert_yaxis=True)
-        labels = hv.Labels(rows, kdims=["compare", "segment"], vdims=["players"]).opts(text_font_size="10pt")
+        labels = hv.Labels([(c, r, n) for c, r, _share, n in rows], kdims=["compare", "segment"],
+                           vdims=["players"]).opts(text_font_size="10pt", text_color="#1f2933")
         return heat * labels
 
     # -- tables ------------------------------------------------------------------------------------

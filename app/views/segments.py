@@ -15,14 +15,19 @@ import param
 
 from app import model as M
 from app.state.segments import SegmentsState
-from app.views.common import empty, esc, html_pane, later, live_html
+from app.views.common import empty, esc, html_pane, live_html
 
 BAR = '<div class="bar"><span style="width:{w:.1f}%"></span></div>'
 
 
 class NextTick:
-    """Calls `fn` once on the session's next tick however often it is asked to in this one: the counts
-    reach the browser first, charts and lists follow (outside a server it runs at once)."""
+    """Calls `fn` once, shortly after the current callback, however often it is asked to in it: the
+    counts reach the browser first, charts and lists follow (outside a server it runs at once).
+
+    A next-tick callback would run before Bokeh has written the first patch to the websocket (the
+    counts would wait for the charts), so this waits `DELAY_MS`, which lets the write go out."""
+
+    DELAY_MS = 30
 
     def __init__(self, fn):
         self.fn = fn
@@ -36,7 +41,11 @@ class NextTick:
         def run() -> None:
             self.pending = False
             self.fn()
-        later(run)
+        doc = pn.state.curdoc
+        if doc is not None and doc.session_context is not None:
+            doc.add_timeout_callback(run, self.DELAY_MS)
+        else:
+            run()
 
 
 def threshold_widgets(scheme: param.Parameterized) -> pn.Param:
