@@ -65,6 +65,7 @@ class MemberListState(param.Parameterized):
         super().__init__(**params)
         self._data = SegmentData.of(self.segments.data)
         self._memo: tuple | None = None  # (labelled frame, tags frame, filters, members)
+        self._page_memo: tuple | None = None  # (members, order and page, rows)
         self.options()
 
     @param.depends("segment", "tiers", "lifecycle", "games", "venues", "properties", "tags", "text", "sort_by",
@@ -157,11 +158,18 @@ class MemberListState(param.Parameterized):
                    "games", "venues", "properties", "tags", "text", "sort_by", "descending", "page", "page_size")
     def page_rows(self) -> pl.DataFrame:
         """The rows of the page shown (display columns only, with their tags)."""
-        if self.members().is_empty():
+        members = self.members()
+        if members.is_empty():
             return pl.DataFrame()
         page = min(self.page, self.pages)
+        key = (self.sort_by, self.descending, page, self.page_size)
+        hit = self._page_memo
+        if hit is not None and hit[0] is members and hit[1] == key:
+            return hit[2]
         rows = self.with_tags(self._ordered().slice((page - 1) * self.page_size, self.page_size).collect())
-        return rows.select([c for c in SHOWN if c in rows.columns])
+        rows = rows.select([c for c in SHOWN if c in rows.columns])
+        self._page_memo = (members, key, rows)
+        return rows
 
     def next_page(self) -> None:
         """Show the next page (if any)."""

@@ -15,7 +15,7 @@ import polars as pl
 
 from app.state.segments import SegmentsState, metric_label
 from app.views.common import esc, live_html
-from app.views.segments import NextTick
+from app.views.segments import AfterCounts
 from metrics.catalog import CATALOG, UNIT_FORMATS
 
 HEIGHT = 300
@@ -54,7 +54,8 @@ class SegmentChartsView(pn.viewable.Viewer):
     def __init__(self, **params):
         super().__init__(**params)
         s = self.segments
-        bump = NextTick(lambda: self.param.update(shown=self.shown + 1))
+        bump = AfterCounts(lambda: self.param.update(shown=self.shown + 1),
+                           prepare=lambda: (s.summary(), s.crosstab(), s.profiles(), s.histogram()))
         s.param.watch(bump, ["revision", "scheme", "as_of", "compare", "distribution", "profile_metrics"])
         self._distribution = pn.widgets.Select.from_param(s.param.distribution, label="Distribution of",
                                                           css_classes=["segment-distribution-pick"], width=220)
