@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pipelines import schema_rewards
+
 EVENTS = "events"
 EVENTS_CURRENT = "events_current"
 PLAYERS = "players"
@@ -187,4 +189,5 @@ MIGRATIONS_LIST: list[tuple[int, str, list[str]]] = [
     (1, "events, player master, merges, batches, rejected rows", _V1),
     (2, "derived builds log, segmentation scheme versions", _V2),
     (3, "player aliases as a table maintained by merges", _V3),
+    (6, "reward rule versions and audit, reward runs and their members", schema_rewards.V6),
 ]

@@ -1,0 +1,230 @@
+"""Simulate and issue reward rule runs: store in, decisions out, reward events and the run written back.
+
+I/O at the edges: the newest (or a given) ``player_metrics`` / ``player_segments`` snapshot and the
+ledger events the reward features need are read from the store; the pure engine
+(:mod:`metrics.rewards`) decides; issuing writes, in ONE transaction, a ``reward_issued`` event (a
+``points_adjusted`` event for loyalty points) per treated player, the run's members (treated and
+holdout, with what the holdout would have got) and the run itself.
+
+Scope: a list of property ids limits the run to players enrolled at one of them and the reward
+features to events at those properties (None: the whole group).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import polars as pl
+
+from metrics.rewards import holdout
+from metrics.rewards.abuse import AbusePolicy
+from metrics.rewards.engine import ISSUED_STATUSES, Program, evaluate
+from metrics.rewards.rules import Rule
+from metrics.rewards.safety import ProfitModel
+from metrics.rewards.signals import INPUT_TYPES, LOOKBACK_DAYS, player_signals, reward_history, rule_history
+from metrics.rewards.simulate import simulate, totals
+from metrics.rewards.types import REWARD_TYPES
+from metrics.segments import Versioned
+from pipelines import rewards_rules as RR
+from pipelines import schema_rewards as R
+from pipelines.errors import UserError
+from pipelines.sources import GAME_RATES
+from pipelines.store import Store
+
+MAX_HOLDOUT = 0.9
+
+
+@dataclass
+class Evaluation:
+    """What the rules would do now: every decision, summaries, and the inputs' dates."""
+
+    as_of: date
+    at: datetime
+    players: int
+    rules: list[Rule]
+    decisions: pl.DataFrame
+    summary: pl.DataFrame = field(default_factory=pl.DataFrame)
+    totals: pl.DataFrame = field(default_factory=pl.DataFrame)
+    homes: pl.DataFrame = field(default_factory=pl.DataFrame)  # player_id, property_id (where rewards go)
+    policy: dict[str, Any] = field(default_factory=dict)
+
+
+def policies(store: Store) -> tuple[ProfitModel, AbusePolicy, Program]:
+    """Profit model, abuse policy and program caps: newest saved versions, else defaults; the profit
+    model's house edges default to the sources' GAME_RATES."""
+    saved = {n: Versioned.from_toml(t) for n, t in store.latest_schemes().items()
+             if n in ("reward_profit", "reward_abuse", "reward_program")}
+    profit = saved.get("reward_profit") or ProfitModel()
+    if not profit.house_edges:
+        profit.house_edges = {g: edge for g, (_, edge) in GAME_RATES.items()}
+    return profit, saved.get("reward_abuse") or AbusePolicy(), saved.get("reward_program") or Program()
+
+
+def _in_scope(scope: list[str] | None, column: str = "property_id") -> tuple[str, list[Any]]:
+    return (f" AND {column} IN (SELECT unnest(?::VARCHAR[]))", [scope]) if scope else ("", [])
+
+
+def snapshot_as_of(store: Store, as_of: date | None = None) -> date:
+    """The snapshot day used: the given one (it must exist) or the newest."""
+    days = store.snapshot_dates("player_metrics")
+    if not days:
+        raise UserError(f"{store.path}: no player metrics yet; run `player360 build` first")
+    if as_of is None:
+        return days[0]
+    if as_of not in days:
+        raise UserError(f"no snapshot as of {as_of}; built days: {', '.join(str(d) for d in days[:10])}")
+    return as_of
+
+
+def player_inputs(store: Store, *, as_of: date | None = None, at: datetime | None = None,
+                  scope: list[str] | None = None, abuse: AbusePolicy | None = None
+                  ) -> tuple[pl.DataFrame, pl.LazyFrame, date]:
+    """(one row per player: metrics, segments and reward features; per-rule history for caps; as_of)."""
+    as_of = snapshot_as_of(store, as_of)
+    cutoff = datetime.combine(as_of + timedelta(days=1), time())
+    at = at or datetime.now().replace(microsecond=0)
+    where, params = _in_scope(scope)
+    members = (f" AND player_id IN (SELECT player_id FROM player_properties WHERE true{where})" if scope else "")
+    metrics = store.sql(f"SELECT * EXCLUDE (computed_at, source_newest_ts) FROM player_metrics WHERE as_of = ?{members}",
+                        [as_of, *params])
+    segments = store.sql(f"SELECT * EXCLUDE (as_of, computed_at, source_newest_ts) FROM player_segments "
+                         f"WHERE as_of = ?{members}", [as_of, *params])
+    newest = max(cutoff, at)
+    types = ", ".join(f"'{t}'" for t in INPUT_TYPES)
+    events = store.sql(
+        f"""SELECT player_id, ts, event_type, amount, points, game, avg_bet, CAST(attrs AS VARCHAR) AS attrs
+        FROM events_current WHERE ts <= ? AND event_type IN ({types})
+          AND (event_type IN ('buy_in', 'marker') OR ts > ?){where}""",
+        [newest, min(cutoff, at) - timedelta(days=LOOKBACK_DAYS), *params]).lazy()
+    devices = store.sql(
+        f"""SELECT DISTINCT player_id, json_extract_string(attrs, '$.device_id') AS device_id FROM events_current
+        WHERE ts <= ? AND CAST(attrs AS VARCHAR) LIKE '%device_id%'
+          AND json_extract_string(attrs, '$.device_id') IS NOT NULL{where}""", [cutoff, *params]).lazy()
+    players = store.players_frame().select("player_id", "address")
+    signals = player_signals(events, cutoff, players, devices, abuse.cash_out_hours if abuse else 24.0)
+    # caps count what was given up to the moment of issue, not only up to the snapshot day
+    signals = signals.drop("reward_value_1d", "reward_value_7d", "reward_value_30d").join(
+        reward_history(events, at), on="player_id", how="left")
+    frame = metrics.join(segments, on="player_id", how="left").join(signals.collect(), on="player_id", how="left")
+    return frame, rule_history(events, at), as_of
+
+
+def evaluate_rules(store: Store, rules: list[Rule], *, as_of: date | None = None, at: datetime | None = None,
+                   scope: list[str] | None = None) -> Evaluation:
+    """Every decision of the rules over the players in scope, with summaries per rule and segment."""
+    if not rules:
+        raise UserError("no rules to evaluate")
+    at = at or datetime.now().replace(microsecond=0)
+    profit, abuse, program = policies(store)
+    frame, history, as_of = player_inputs(store, as_of=as_of, at=at, scope=scope, abuse=abuse)
+    decisions = evaluate(frame, rules, profit=profit, abuse=abuse, program=program, history=history).collect()
+    policy = {p.kind: {"version": p.version, **p.thresholds()} for p in (profit, abuse, program)}
+    homes = frame.select("player_id", pl.col("preferred_property").alias("property_id"))
+    if scope:
+        homes = homes.with_columns(pl.when(pl.col("property_id").is_in(scope)).then("property_id")
+                                   .otherwise(pl.lit(scope[0])).alias("property_id"))
+    return Evaluation(as_of, at, frame.height, list(rules), decisions, simulate(decisions), totals(decisions),
+                      homes, policy)
+
+
+@dataclass
+class RunResult:
+    """What an issued run did."""
+
+    run_id: str
+    as_of: date
+    issued_at: datetime
+    eligible: int
+    treated: int
+    holdout: int
+    issued_value: float
+    expected_cost: float
+    expected_margin: float
+    summary: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON output."""
+        return {k: (v.isoformat() if isinstance(v, (date, datetime)) else v) for k, v in self.__dict__.items()}
+
+
+def _events(treated: pl.DataFrame, rules: dict[str, Rule], run_id: str, at: datetime) -> pl.DataFrame:
+    """The ledger events of the treated members (one per reward)."""
+    meta = pl.DataFrame([{
+        "rule_id": r.rule_id, "event_type": REWARD_TYPES[r.reward.type].event_type,
+        "ledger_type": REWARD_TYPES[r.reward.type].ledger_type,
+        "expires_at": (at + timedelta(hours=r.reward.expiry_hours)).isoformat(),
+        "wagering_requirement": r.reward.wagering_requirement, "eligible_games": list(r.reward.eligible_games)}
+        for r in rules.values()], schema_overrides={"eligible_games": pl.List(pl.String)})
+    rows = treated.join(meta, on="rule_id", how="left")
+    points = pl.col("event_type") == "points_adjusted"
+    attrs = pl.struct(
+        "reward_id", pl.col("ledger_type").alias("reward_type"), pl.col("amount").alias("units"),
+        pl.lit(run_id).alias("run_id"), pl.lit(run_id).alias("campaign_id"), "rule_id", "rule_version",
+        "expires_at", "wagering_requirement", "eligible_games", pl.lit(holdout.TREATMENT).alias("arm"),
+    ).struct.json_encode()
+    return rows.select(
+        pl.col("reward_id").alias("record_key"), "player_id", "property_id", pl.lit(at).alias("ts"), "event_type",
+        pl.when(points).then(None).otherwise(pl.col("value")).alias("amount"),
+        pl.when(points).then(pl.col("amount")).otherwise(None).alias("points"),
+        attrs.alias("attrs"), pl.format("reward run {} rule {}", pl.lit(run_id), "rule_id").alias("source_ref"))
+
+
+def issue(store: Store, rule_ids: list[str], *, actor: str, role: str, reason: str, holdout_share: float = 0.1,
+          measurement_days: int = 14, at: datetime | None = None, as_of: date | None = None,
+          scope: list[str] | None = None) -> RunResult:
+    """Evaluate the named active rules and issue their rewards, holding out a random share of the
+    players (deterministic per player and run); everything in one transaction."""
+    RR.check_role(role)
+    if not reason.strip():
+        raise UserError("issuing a run needs a reason")
+    if not 0.0 <= holdout_share <= MAX_HOLDOUT:
+        raise UserError(f"--holdout must be between 0 and {MAX_HOLDOUT}, got {holdout_share}")
+    if not 1 <= measurement_days <= 365:
+        raise UserError(f"--window must be 1..365 days, got {measurement_days}")
+    ev = evaluate_rules(store, RR.active_rules(store, rule_ids), as_of=as_of, at=at, scope=scope)
+    run_id = f"RUN-{ev.at:%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
+    winners = ev.decisions.filter(pl.col("status").is_in(ISSUED_STATUSES)).sort("player_id", "rule_id")
+    if winners.is_empty():
+        raise UserError("no player gets a reward from these rules now: nothing issued (simulate to see why)")
+    members = holdout.assign(winners, run_id, holdout_share).with_columns(
+        pl.format("{}-{}", pl.lit(run_id), pl.int_range(pl.len()).cast(pl.String).str.zfill(6)).alias("reward_id"))
+    members = members.join(ev.homes, on="player_id", how="left")
+    members = members.with_columns(
+        pl.when(pl.col("arm") == holdout.TREATMENT).then("reward_id").alias("reward_id"))
+    treated = members.filter(pl.col("arm") == holdout.TREATMENT)
+    events = _events(treated, {r.rule_id: r for r in ev.rules}, run_id, ev.at)
+    event_ids = [hashlib.md5(f"app\x1f{k}".encode()).hexdigest() for k in members["reward_id"].fill_null("")]
+    members = members.with_columns(pl.Series("event_id", event_ids)).with_columns(
+        pl.when(pl.col("reward_id").is_not_null()).then("event_id").alias("event_id"))
+    counts = ev.decisions.group_by("status").len()
+    summary = dict(zip(counts["status"].to_list(), counts["len"].to_list()))
+    result = RunResult(run_id, ev.as_of, ev.at, ev.decisions["player_id"].n_unique(), treated["player_id"].n_unique(),
+                       members.filter(pl.col("arm") == holdout.HOLDOUT)["player_id"].n_unique(),
+                       float(treated["issued_value"].sum()), float(treated["expected_cost"].sum()),
+                       float(treated["expected_margin"].sum()), summary)
+    rules_doc = [{"rule_id": r.rule_id, "version": r.version, **r.to_dict()} for r in ev.rules]
+    with store.transaction():
+        store.record_events(events, actor=actor, role=role, batch_id=run_id)
+        store.append_rows(R.REWARD_RUN_MEMBERS, members.select(
+            pl.lit(run_id).alias("run_id"), "player_id", "rule_id", "rule_version", "arm", "draw", "segment",
+            "reward_type", "status", "amount", pl.col("issued_value").alias("value"), "expected_cost",
+            "expected_margin", "reward_id", "event_id"))
+        store.append_rows(R.REWARD_RUNS, pl.DataFrame([{
+            "run_id": run_id, "as_of": ev.as_of, "issued_at": ev.at, "rules": json.dumps(rules_doc),
+            "holdout_share": holdout_share, "measurement_days": measurement_days,
+            "scope": json.dumps(scope) if scope else None, "policy": json.dumps(ev.policy, default=str),
+            "summary": json.dumps(summary), "eligible": result.eligible, "treated": result.treated,
+            "holdout": result.holdout, "issued_value": result.issued_value, "expected_cost": result.expected_cost,
+            "expected_margin": result.expected_margin, "actor": actor, "role": role, "reason": reason.strip(),
+            "created_at": datetime.now().replace(microsecond=0)}], schema_overrides={"scope": pl.String}))
+    return result
+
+
+def runs(store: Store) -> pl.DataFrame:
+    """Issued runs, newest first."""
+    return store.sql(f"SELECT * FROM {R.REWARD_RUNS} ORDER BY issued_at DESC, run_id DESC")
