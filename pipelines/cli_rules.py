@@ -127,7 +127,7 @@ def _evaluate(db, rule_ids, files, as_of, at, scope):
 
     drafts = [load_file(p) for p in files]
     with Store(db, read_only=True) as store:
-        saved = active_rules(store, rule_ids or None) if (rule_ids or not drafts) else []
+        saved = active_rules(store, rule_ids or None)
         rules = {r.rule_id: r for r in saved} | {r.rule_id: r for r in drafts}  # a draft replaces its saved version
         return evaluate_rules(store, list(rules.values()), as_of=as_of.date() if as_of else None, at=at,
                               scope=scope or None)
