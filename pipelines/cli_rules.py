@@ -141,7 +141,7 @@ def simulate(rule_ids: Annotated[Optional[list[str]], typer.Argument(help="Saved
              as_json: JsonOption = False) -> None:
     """What issuing would do now: eligible players, expected cost and margin per rule and segment."""
     ev = _evaluate(db, rule_ids, file, as_of, at, scope)
-    why = ev.decisions.filter(~pl.col("status").is_in(["issued"])).head(blocked)
+    why = ev.explained(ev.decisions.filter(pl.col("status") != "issued").head(blocked))
     if as_json:
         _print_json({"as_of": ev.as_of, "players": ev.players, "totals": ev.totals.to_dicts(),
                      "by_segment": ev.summary.to_dicts(), "not_issued": why.to_dicts()})

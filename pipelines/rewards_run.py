@@ -23,7 +23,7 @@ import polars as pl
 
 from metrics.rewards import holdout
 from metrics.rewards.abuse import AbusePolicy
-from metrics.rewards.engine import ISSUED_STATUSES, Program, evaluate
+from metrics.rewards.engine import ISSUED_STATUSES, Program, evaluate, explain
 from metrics.rewards.rules import Rule
 from metrics.rewards.safety import ProfitModel
 from metrics.rewards.signals import INPUT_TYPES, LOOKBACK_DAYS, player_signals, reward_history, rule_history
@@ -52,6 +52,11 @@ class Evaluation:
     totals: pl.DataFrame = field(default_factory=pl.DataFrame)
     homes: pl.DataFrame = field(default_factory=pl.DataFrame)  # player_id, property_id (where rewards go)
     policy: dict[str, Any] = field(default_factory=dict)
+    profit: ProfitModel | None = None
+
+    def explained(self, decisions: pl.DataFrame | None = None) -> pl.DataFrame:
+        """Decisions (all, or the given subset) with the reason of each in words."""
+        return explain(self.decisions if decisions is None else decisions, self.profit)
 
 
 def policies(store: Store) -> tuple[ProfitModel, AbusePolicy, Program]:
@@ -122,14 +127,15 @@ def evaluate_rules(store: Store, rules: list[Rule], *, as_of: date | None = None
     at = at or datetime.now().replace(microsecond=0)
     profit, abuse, program = policies(store)
     frame, history, as_of = player_inputs(store, as_of=as_of, at=at, scope=scope, abuse=abuse)
-    decisions = evaluate(frame, rules, profit=profit, abuse=abuse, program=program, history=history).collect()
+    decisions = evaluate(frame, rules, profit=profit, abuse=abuse, program=program, history=history).collect(
+        engine="in-memory")
     policy = {p.kind: {"version": p.version, **p.thresholds()} for p in (profit, abuse, program)}
     homes = frame.select("player_id", pl.col("preferred_property").alias("property_id"))
     if scope:
         homes = homes.with_columns(pl.when(pl.col("property_id").is_in(scope)).then("property_id")
                                    .otherwise(pl.lit(scope[0])).alias("property_id"))
     return Evaluation(as_of, at, frame.height, list(rules), decisions, simulate(decisions), totals(decisions),
-                      homes, policy)
+                      homes, policy, profit)
 
 
 @dataclass

@@ -58,45 +58,45 @@ class ProfitModel(Versioned):
         edges = [float(self.house_edges.get(g, self.blended_edge)) for g in games]
         return sum(edges) / len(edges) if edges else self.blended_edge
 
-    def favourite_edge(self) -> pl.Expr:
-        """House edge of the player's favourite game."""
-        mapping = {str(k): float(v) for k, v in self.house_edges.items()}
-        return pl.col("favourite_game").cast(pl.String).replace_strict(
-            mapping, default=self.blended_edge, return_dtype=pl.Float64).fill_null(self.blended_edge)
-
-    def lift_expr(self) -> pl.Expr:
-        """Lift of the player's segment."""
-        mapping = {str(k): float(v) for k, v in self.lift.items()}
-        return pl.col(self.segment_column).cast(pl.String).replace_strict(
-            mapping, default=self.default_lift, return_dtype=pl.Float64).fill_null(self.default_lift)
-
-    def redemption(self) -> pl.Expr:
-        """P(redeemed): the player's own rate with enough history, else the default."""
+    def player_columns(self) -> list[pl.Expr]:
+        """Per-player inputs computed once before the rules: favourite game's edge, segment lift,
+        P(redeemed) and daily wager over the last 90 days."""
+        edges = {str(k): float(v) for k, v in self.house_edges.items()}
+        lifts = {str(k): float(v) for k, v in self.lift.items()}
+        fav = pl.col("favourite_game").cast(pl.String).replace_strict(
+            edges, default=self.blended_edge, return_dtype=pl.Float64).fill_null(self.blended_edge)
+        lift = pl.col(self.segment_column).cast(pl.String).replace_strict(
+            lifts, default=self.default_lift, return_dtype=pl.Float64).fill_null(self.default_lift)
         own = pl.col("redemption_rate").cast(pl.Float64)
         enough = pl.col("rewards_issued").fill_null(0) >= self.min_history
-        return pl.when(enough & own.is_not_null()).then(own).otherwise(self.default_redemption)
+        redeem = pl.when(enough & own.is_not_null()).then(own).otherwise(self.default_redemption)
+        daily = pl.col("theo_90d").cast(pl.Float64).fill_null(0.0) / 90.0 / fav
+        return [fav.alias("_fav_edge"), lift.alias("_lift"), redeem.alias("_p_redeem"), daily.alias("_daily_wager")]
 
     def game_edge(self, games: Sequence[str]) -> pl.Expr:
         """Edge of the games a reward is played on (the favourite game's when unrestricted)."""
-        return pl.lit(self.edge(games)) if games else self.favourite_edge()
+        return pl.lit(self.edge(games)) if games else pl.col("_fav_edge")
 
     def expected_cost(self, value: pl.Expr, reward_type: str, wagering: float, games: Sequence[str]) -> pl.Expr:
-        """Expected cash cost of a reward worth `value`."""
-        cost = value * self.redemption()
+        """Expected cash cost of a reward worth `value` (needs `player_columns`)."""
+        cost = value * pl.col("_p_redeem")
         if reward_type in WAGERING_TYPES and wagering:
             cost = cost * (1.0 - wagering * self.game_edge(games)).clip(lower_bound=0.0)
         return cost
 
     def expected_margin(self, games: Sequence[str]) -> pl.Expr:
         """Expected incremental margin over the horizon from the rewarded player's extra play."""
-        daily_wager = pl.col("theo_90d").cast(pl.Float64).fill_null(0.0) / 90.0 / self.favourite_edge()
-        return daily_wager * self.horizon_days * self.lift_expr() * self.game_edge(games)
+        return pl.col("_daily_wager") * self.horizon_days * pl.col("_lift") * self.game_edge(games)
 
-    def verdict(self, cost: pl.Expr, margin: pl.Expr, games: Sequence[str]) -> tuple[pl.Expr, pl.Expr]:
-        """(profitable, why not) for expected cost and margin columns."""
-        ok = margin >= cost * self.min_margin_ratio
-        why = pl.format(
+    def profitable(self, cost: pl.Expr, margin: pl.Expr) -> pl.Expr:
+        """Whether the expected margin covers the expected cost (times min_margin_ratio)."""
+        return margin >= cost * self.min_margin_ratio
+
+    def reason(self) -> pl.Expr:
+        """Why a reward is unprofitable, from the columns expected_cost, expected_margin, segment, lift
+        and game_edge of a decision frame."""
+        return pl.format(
             "expected cost {} exceeds expected margin {} ({} {}: lift {}% over {} days at {}% edge)",
-            cost.round(2), margin.round(2), pl.lit(self.segment_column), pl.col(self.segment_column).cast(pl.String),
-            (self.lift_expr() * 100).round(1), pl.lit(self.horizon_days), (self.game_edge(games) * 100).round(2))
-        return ok, why
+            pl.col("expected_cost").round(2), pl.col("expected_margin").round(2), pl.lit(self.segment_column),
+            pl.col("segment"), (pl.col("lift") * 100).round(1), pl.lit(self.horizon_days),
+            (pl.col("game_edge") * 100).round(2))
