@@ -21,7 +21,7 @@ out = Console(soft_wrap=True)
 DbOption = Annotated[Optional[Path], typer.Option("--db", help="DuckDB store (default: $PLAYER360_DB or "
                                                   "data/player360.duckdb).", show_default=False)]
 ActorOption = Annotated[Optional[str], typer.Option(help="Who writes (default: the OS user).")]
-RoleOption = Annotated[str, typer.Option(help="The writer's role (marketer or admin may change rules and issue).")]
+RoleOption = Annotated[str, typer.Option(help="Your role (pipelines.roles: marketer or admin change rules and issue).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 ScopeOption = Annotated[list[str], typer.Option("--property", help="Limit to players of these properties (repeatable).")]
 AtOption = Annotated[Optional[datetime], typer.Option(
@@ -34,6 +34,18 @@ def _actor(actor: str | None) -> str:
     from pipelines.ingest import default_actor
 
     return actor or default_actor()
+
+
+def _access(store, actor: str | None, role: str, scope: list[str]):
+    """The access layer for a CLI user: their role, and the properties named (none: every one)."""
+    from pipelines.access import Access, Principal
+    from pipelines.roles import check_role
+
+    try:
+        check_role(role)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    return Access(store, Principal(_actor(actor), role, tuple(sorted(scope)) if scope else None))
 
 
 def _table(frame: pl.DataFrame, columns: list[str], title: str = "") -> Table:
@@ -120,7 +132,7 @@ def list_rules(db: DbOption = None, history: Annotated[Optional[str], typer.Opti
                                  "saved_at", "reason"]))
 
 
-def _evaluate(db, rule_ids, files, as_of, at, scope):
+def _evaluate(db, rule_ids, files, as_of, at, scope, role):
     from pipelines.rewards_rules import active_rules, load_file
     from pipelines.rewards_run import evaluate_rules
     from pipelines.store import Store
@@ -129,8 +141,8 @@ def _evaluate(db, rule_ids, files, as_of, at, scope):
     with Store(db, read_only=True) as store:
         saved = active_rules(store, rule_ids or None)
         rules = {r.rule_id: r for r in saved} | {r.rule_id: r for r in drafts}  # a draft replaces its saved version
-        return evaluate_rules(store, list(rules.values()), as_of=as_of.date() if as_of else None, at=at,
-                              scope=scope or None)
+        return evaluate_rules(_access(store, None, role, scope), list(rules.values()),
+                              as_of=as_of.date() if as_of else None, at=at)
 
 
 @rules_app.command("simulate")
@@ -138,9 +150,9 @@ def simulate(rule_ids: Annotated[Optional[list[str]], typer.Argument(help="Saved
              file: Annotated[list[Path], typer.Option("--file", help="Also simulate a draft rule file (repeatable).")] = [],
              db: DbOption = None, as_of: AsOfOption = None, at: AtOption = None, scope: ScopeOption = [],
              blocked: Annotated[int, typer.Option(help="Show this many blocked decisions with their reason.")] = 10,
-             as_json: JsonOption = False) -> None:
+             role: RoleOption = "marketer", as_json: JsonOption = False) -> None:
     """What issuing would do now: eligible players, expected cost and margin per rule and segment."""
-    ev = _evaluate(db, rule_ids, file, as_of, at, scope)
+    ev = _evaluate(db, rule_ids, file, as_of, at, scope, role)
     why = ev.explained(ev.decisions.filter(pl.col("status") != "issued").head(blocked))
     if as_json:
         _print_json({"as_of": ev.as_of, "players": ev.players, "totals": ev.totals.to_dicts(),
@@ -167,8 +179,8 @@ def issue(rule_ids: Annotated[list[str], typer.Argument(help="Saved, active rule
     from pipelines.store import Store
 
     with Store(db) as store:
-        result = run(store, rule_ids, actor=_actor(actor), role=role, reason=reason, holdout_share=holdout,
-                     measurement_days=window, at=at, as_of=as_of.date() if as_of else None, scope=scope or None)
+        result = run(_access(store, actor, role, scope), rule_ids, reason=reason, holdout_share=holdout,
+                     measurement_days=window, at=at, as_of=as_of.date() if as_of else None)
     if as_json:
         _print_json(result.to_dict())
         return
@@ -178,13 +190,14 @@ def issue(rule_ids: Annotated[list[str], typer.Argument(help="Saved, active rule
 
 
 @rules_app.command("runs")
-def runs(db: DbOption = None, scope: ScopeOption = [], as_json: JsonOption = False) -> None:
+def runs(db: DbOption = None, scope: ScopeOption = [], role: RoleOption = "marketer",
+         as_json: JsonOption = False) -> None:
     """Issued runs and ingested campaigns that can be measured."""
     from pipelines.rewards_roi import measurable
     from pipelines.store import Store
 
     with Store(db, read_only=True) as store:
-        frame = measurable(store, scope or None)
+        frame = measurable(_access(store, None, role, scope))
     if as_json:
         _print_json(frame.to_dicts())
     else:
@@ -194,13 +207,14 @@ def runs(db: DbOption = None, scope: ScopeOption = [], as_json: JsonOption = Fal
 @rules_app.command("roi")
 def roi(run_id: Annotated[str, typer.Argument(help="A run id (or an ingested campaign id).")],
         window: Annotated[Optional[int], typer.Option(help="Measurement window in days (default: the run's).")] = None,
-        db: DbOption = None, scope: ScopeOption = [], as_json: JsonOption = False) -> None:
+        db: DbOption = None, scope: ScopeOption = [], role: RoleOption = "marketer",
+        as_json: JsonOption = False) -> None:
     """Incremental visits, theo and net revenue of treated vs holdout, minus reward cost, with 95% intervals."""
     from pipelines.rewards_roi import roi as measure
     from pipelines.store import Store
 
     with Store(db, read_only=True) as store:
-        report = measure(store, run_id, window_days=window, scope=scope or None)
+        report = measure(_access(store, None, role, scope), run_id, window_days=window)
     if as_json:
         _print_json({"run_id": report.run_id, "kind": report.kind, "evidence": report.evidence,
                      "window_days": report.window_days, "observed_days": report.observed_days,

@@ -1,8 +1,10 @@
 """Reward rules in the store: validate, save versions, retire, list, and the audit trail.
 
 Every change is a new version in ``reward_rules`` plus one ``reward_rule_audit`` row with the actor,
-their role, the time, the reason and the rule before and after (canonical JSON), in one transaction.
-Nothing is updated or deleted: retiring a rule is a version whose status is ``retired``.
+their role, the time, the reason and the rule before and after (canonical JSON), and an entry in
+the store's audit log, in one transaction. Nothing is updated or deleted: retiring a rule is a
+version whose status is ``retired``. Only roles whose policy (``pipelines.roles``) grants
+``edit_rules`` change rules; ``issue_rewards`` issues them.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ import polars as pl
 
 from metrics.rewards.rules import Rule, RuleError, parse_rule, rule_from_dict
 from pipelines import schema_rewards as R
+from pipelines.access import AccessDenied
 from pipelines.errors import UserError
+from pipelines.roles import ROLES, policy
 from pipelines.sources import GAME_RATES
 from pipelines.store import Store
 
-WRITE_ROLES = ("marketer", "admin")  # may add, change, retire rules and issue runs
 MAX_RULE_BYTES = 64_000
 
 
@@ -52,10 +55,11 @@ def load_file(path: Path | str) -> Rule:
     return validate(text, fmt, source=str(path))
 
 
-def check_role(role: str) -> None:
-    """Only marketers and admins change rules and issue rewards."""
-    if role not in WRITE_ROLES:
-        raise UserError(f"role {role!r} may not change reward rules or issue rewards ({', '.join(WRITE_ROLES)} may)")
+def check_role(role: str, action: str = "edit_rules") -> None:
+    """AccessDenied unless the role's policy grants the action (edit_rules or issue_rewards)."""
+    if action not in policy(role).actions:
+        allowed = [r for r in ROLES if action in policy(r).actions]
+        raise AccessDenied(f"role {role!r} may not {action.replace('_', ' ')} ({', '.join(allowed)} may)")
 
 
 def versions(store: Store, rule_id: str | None = None) -> pl.DataFrame:
@@ -123,6 +127,9 @@ def _write(store: Store, rule: Rule, status: str, action: str, actor: str, role:
             "version_before": before["version"] if before else None, "version_after": version,
             "before": before["body"] if before else None, "after": after, "actor": actor, "role": role,
             "reason": reason.strip(), "changed_at": now}], schema_overrides={"version_before": pl.Int32}))
+        store.audit(actor=actor, role=role, action=f"rule.{action}", target_kind="reward_rule",
+                    target_id=rule.rule_id, before=json.loads(before["body"]) if before else None,
+                    after=json.loads(after) | {"version": version, "status": status}, detail=reason.strip())
     return version
 
 

@@ -1,13 +1,16 @@
 """Simulate and issue reward rule runs: store in, decisions out, reward events and the run written back.
 
 I/O at the edges: the newest (or a given) ``player_metrics`` / ``player_segments`` snapshot and the
-ledger events the reward features need are read from the store; the pure engine
-(:mod:`metrics.rewards`) decides; issuing writes, in ONE transaction, a ``reward_issued`` event (a
-``points_adjusted`` event for loyalty points) per treated player, the run's members (treated and
-holdout, with what the holdout would have got) and the run itself.
+ledger events the reward features need are read through the access layer (``Access``: the
+principal's property scope applies to every read); the pure engine (:mod:`metrics.rewards`)
+decides; issuing writes, in ONE transaction, a ``reward_issued`` event (a ``points_adjusted`` event
+for loyalty points) per treated player, the run's members (treated and holdout, with what the
+holdout would have got), the run itself and an audit-log entry.
 
-Scope: a list of property ids limits the run to players enrolled at one of them and the reward
-features to events at those properties (None: the whole group).
+Scope: a principal limited to some properties evaluates the players enrolled at them, with reward
+features from the events at those properties. One exception, on purpose: *how many other players
+share an address* is counted over the whole group (a multi-account at another property is still a
+multi-account) with the system principal; only the count reaches the engine, never an address.
 """
 
 from __future__ import annotations
@@ -32,9 +35,12 @@ from metrics.rewards.types import REWARD_TYPES
 from metrics.segments import Versioned
 from pipelines import rewards_rules as RR
 from pipelines import schema_rewards as R
+from pipelines.access import SYSTEM, Access, register_derived
 from pipelines.errors import UserError
 from pipelines.sources import GAME_RATES
 from pipelines.store import Store
+
+register_derived(R.REWARD_RUN_MEMBERS)  # members are per-player rows: read through s_derived
 
 MAX_HOLDOUT = 0.9
 
@@ -70,15 +76,13 @@ def policies(store: Store) -> tuple[ProfitModel, AbusePolicy, Program]:
     return profit, saved.get("reward_abuse") or AbusePolicy(), saved.get("reward_program") or Program()
 
 
-def _in_scope(scope: list[str] | None, column: str = "property_id") -> tuple[str, list[Any]]:
-    return (f" AND {column} IN (SELECT unnest(?::VARCHAR[]))", [scope]) if scope else ("", [])
-
-
-def snapshot_as_of(store: Store, as_of: date | None = None) -> date:
+def snapshot_as_of(acc: Access, as_of: date | None = None) -> date:
     """The snapshot day used: the given one (it must exist) or the newest."""
-    days = store.snapshot_dates("player_metrics")
+    if "player_metrics" not in set(acc.sql("SELECT table_name FROM information_schema.tables")["table_name"]):
+        raise UserError(f"{acc.store.path}: no player metrics yet; run `player360 build` first")
+    days = acc.sql("SELECT DISTINCT as_of FROM s_derived('player_metrics') ORDER BY as_of DESC")["as_of"].to_list()
     if not days:
-        raise UserError(f"{store.path}: no player metrics yet; run `player360 build` first")
+        raise UserError("no player metrics in your scope yet; run `player360 build` first")
     if as_of is None:
         return days[0]
     if as_of not in days:
@@ -86,32 +90,35 @@ def snapshot_as_of(store: Store, as_of: date | None = None) -> date:
     return as_of
 
 
-def player_inputs(store: Store, *, as_of: date | None = None, at: datetime | None = None,
-                  scope: list[str] | None = None, abuse: AbusePolicy | None = None
-                  ) -> tuple[pl.DataFrame, pl.LazyFrame, date]:
-    """(one row per player: metrics, segments and reward features; per-rule history for caps; as_of)."""
-    as_of = snapshot_as_of(store, as_of)
+def shared_addresses(store: Store) -> pl.LazyFrame:
+    """player_id, address of every player, read with the system principal: the input of the
+    shared-address count only (see the module doc), never shown."""
+    return Access(store, SYSTEM).sql("SELECT player_id, address FROM s_players() WHERE address IS NOT NULL").lazy()
+
+
+def player_inputs(acc: Access, *, as_of: date | None = None, at: datetime | None = None,
+                  abuse: AbusePolicy | None = None) -> tuple[pl.DataFrame, pl.LazyFrame, date]:
+    """(one row per visible player: metrics, segments and reward features; per-rule history for
+    caps; as_of)."""
+    as_of = snapshot_as_of(acc, as_of)
     cutoff = datetime.combine(as_of + timedelta(days=1), time())
     at = at or datetime.now().replace(microsecond=0)
-    where, params = _in_scope(scope)
-    members = (f" AND player_id IN (SELECT player_id FROM player_properties WHERE true{where})" if scope else "")
-    metrics = store.sql(f"SELECT * EXCLUDE (computed_at, source_newest_ts) FROM player_metrics WHERE as_of = ?{members}",
-                        [as_of, *params])
-    segments = store.sql(f"SELECT * EXCLUDE (as_of, computed_at, source_newest_ts) FROM player_segments "
-                         f"WHERE as_of = ?{members}", [as_of, *params])
-    newest = max(cutoff, at)
+    metrics = acc.sql("SELECT * EXCLUDE (computed_at, source_newest_ts) FROM s_derived('player_metrics') "
+                      "WHERE as_of = ?", [as_of])
+    segments = acc.sql("SELECT * EXCLUDE (as_of, computed_at, source_newest_ts) FROM s_derived('player_segments') "
+                       "WHERE as_of = ?", [as_of])
     types = ", ".join(f"'{t}'" for t in INPUT_TYPES)
-    events = store.sql(
+    events = acc.sql(
         f"""SELECT player_id, ts, event_type, amount, points, game, avg_bet, CAST(attrs AS VARCHAR) AS attrs
-        FROM events_current WHERE ts <= ? AND event_type IN ({types})
-          AND (event_type IN ('buy_in', 'marker') OR ts > ?){where}""",
-        [newest, min(cutoff, at) - timedelta(days=LOOKBACK_DAYS), *params]).lazy()
-    devices = store.sql(
-        f"""SELECT DISTINCT player_id, json_extract_string(attrs, '$.device_id') AS device_id FROM events_current
+        FROM s_events() WHERE ts <= ? AND event_type IN ({types})
+          AND (event_type IN ('buy_in', 'marker') OR ts > ?)""",
+        [max(cutoff, at), min(cutoff, at) - timedelta(days=LOOKBACK_DAYS)]).lazy()
+    devices = acc.sql(
+        """SELECT DISTINCT player_id, json_extract_string(attrs, '$.device_id') AS device_id FROM s_events()
         WHERE ts <= ? AND CAST(attrs AS VARCHAR) LIKE '%device_id%'
-          AND json_extract_string(attrs, '$.device_id') IS NOT NULL{where}""", [cutoff, *params]).lazy()
-    players = store.players_frame().select("player_id", "address")
-    signals = player_signals(events, cutoff, players, devices, abuse.cash_out_hours if abuse else 24.0)
+          AND json_extract_string(attrs, '$.device_id') IS NOT NULL""", [cutoff]).lazy()
+    signals = player_signals(events, cutoff, shared_addresses(acc.store), devices,
+                             abuse.cash_out_hours if abuse else 24.0)
     # caps count what was given up to the moment of issue, not only up to the snapshot day
     signals = signals.drop("reward_value_1d", "reward_value_7d", "reward_value_30d").join(
         reward_history(events, at), on="player_id", how="left")
@@ -119,21 +126,22 @@ def player_inputs(store: Store, *, as_of: date | None = None, at: datetime | Non
     return frame, rule_history(events, at), as_of
 
 
-def evaluate_rules(store: Store, rules: list[Rule], *, as_of: date | None = None, at: datetime | None = None,
-                   scope: list[str] | None = None) -> Evaluation:
-    """Every decision of the rules over the players in scope, with summaries per rule and segment."""
+def evaluate_rules(acc: Access, rules: list[Rule], *, as_of: date | None = None,
+                   at: datetime | None = None) -> Evaluation:
+    """Every decision of the rules over the principal's players, with summaries per rule and segment."""
     if not rules:
         raise UserError("no rules to evaluate")
     at = at or datetime.now().replace(microsecond=0)
-    profit, abuse, program = policies(store)
-    frame, history, as_of = player_inputs(store, as_of=as_of, at=at, scope=scope, abuse=abuse)
+    profit, abuse, program = policies(acc.store)
+    frame, history, as_of = player_inputs(acc, as_of=as_of, at=at, abuse=abuse)
     decisions = evaluate(frame, rules, profit=profit, abuse=abuse, program=program, history=history).collect(
         engine="in-memory")
     policy = {p.kind: {"version": p.version, **p.thresholds()} for p in (profit, abuse, program)}
     homes = frame.select("player_id", pl.col("preferred_property").alias("property_id"))
-    if scope:
-        homes = homes.with_columns(pl.when(pl.col("property_id").is_in(scope)).then("property_id")
-                                   .otherwise(pl.lit(scope[0])).alias("property_id"))
+    scope = acc.principal.properties
+    if scope is not None:  # rewards are booked at a property the principal may write to
+        homes = homes.with_columns(pl.when(pl.col("property_id").is_in(list(scope))).then("property_id")
+                                   .otherwise(pl.lit(scope[0] if scope else None)).alias("property_id"))
     return Evaluation(as_of, at, frame.height, list(rules), decisions, simulate(decisions), totals(decisions),
                       homes, policy, profit)
 
@@ -180,19 +188,20 @@ def _events(treated: pl.DataFrame, rules: dict[str, Rule], run_id: str, at: date
         attrs.alias("attrs"), pl.format("reward run {} rule {}", pl.lit(run_id), "rule_id").alias("source_ref"))
 
 
-def issue(store: Store, rule_ids: list[str], *, actor: str, role: str, reason: str, holdout_share: float = 0.1,
-          measurement_days: int = 14, at: datetime | None = None, as_of: date | None = None,
-          scope: list[str] | None = None) -> RunResult:
-    """Evaluate the named active rules and issue their rewards, holding out a random share of the
-    players (deterministic per player and run); everything in one transaction."""
-    RR.check_role(role)
+def issue(acc: Access, rule_ids: list[str], *, reason: str, holdout_share: float = 0.1,
+          measurement_days: int = 14, at: datetime | None = None, as_of: date | None = None) -> RunResult:
+    """Evaluate the named active rules over the principal's players and issue their rewards,
+    holding out a random share of them (deterministic per player and run); everything in one
+    transaction, written by the principal."""
+    store, actor, role = acc.store, acc.principal.user, acc.principal.role
+    RR.check_role(role, "issue_rewards")
     if not reason.strip():
         raise UserError("issuing a run needs a reason")
     if not 0.0 <= holdout_share <= MAX_HOLDOUT:
         raise UserError(f"--holdout must be between 0 and {MAX_HOLDOUT}, got {holdout_share}")
     if not 1 <= measurement_days <= 365:
         raise UserError(f"--window must be 1..365 days, got {measurement_days}")
-    ev = evaluate_rules(store, RR.active_rules(store, rule_ids), as_of=as_of, at=at, scope=scope)
+    ev = evaluate_rules(acc, RR.active_rules(store, rule_ids), as_of=as_of, at=at)
     run_id = f"RUN-{ev.at:%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
     winners = ev.decisions.filter(pl.col("status").is_in(ISSUED_STATUSES)).sort("player_id", "rule_id")
     if winners.is_empty():
@@ -223,14 +232,18 @@ def issue(store: Store, rule_ids: list[str], *, actor: str, role: str, reason: s
         store.append_rows(R.REWARD_RUNS, pl.DataFrame([{
             "run_id": run_id, "as_of": ev.as_of, "issued_at": ev.at, "rules": json.dumps(rules_doc),
             "holdout_share": holdout_share, "measurement_days": measurement_days,
-            "scope": json.dumps(scope) if scope else None, "policy": json.dumps(ev.policy, default=str),
+            "scope": None if acc.principal.properties is None else json.dumps(list(acc.principal.properties)),
+            "policy": json.dumps(ev.policy, default=str),
             "summary": json.dumps(summary), "eligible": result.eligible, "treated": result.treated,
             "holdout": result.holdout, "issued_value": result.issued_value, "expected_cost": result.expected_cost,
             "expected_margin": result.expected_margin, "actor": actor, "role": role, "reason": reason.strip(),
             "created_at": datetime.now().replace(microsecond=0)}], schema_overrides={"scope": pl.String}))
+        store.audit(actor=actor, role=role, action="rewards.issue", target_kind="reward_run", target_id=run_id,
+                    after=result.to_dict() | {"rules": [r.rule_id for r in ev.rules], "holdout_share": holdout_share},
+                    detail=reason.strip())
     return result
 
 
-def runs(store: Store) -> pl.DataFrame:
-    """Issued runs, newest first."""
-    return store.sql(f"SELECT * FROM {R.REWARD_RUNS} ORDER BY issued_at DESC, run_id DESC")
+def runs(acc: Access) -> pl.DataFrame:
+    """Issued runs, newest first (a run's own figures are group-wide; its members read scoped)."""
+    return acc.sql(f"SELECT * FROM {R.REWARD_RUNS} ORDER BY issued_at DESC, run_id DESC")

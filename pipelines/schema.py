@@ -270,7 +270,8 @@ SCOPED_MACROS = [
 ]
 # relations a scoped read may not name directly (the access layer's guard)
 PROTECTED = (EVENTS, EVENTS_CURRENT, PLAYERS, PLAYER_PROPERTIES, PLAYER_ALIASES, PLAYER_MERGES,
-             REJECTED_ROWS, USERS, AUDIT_LOG, SETTINGS, INGEST_BATCHES, *DERIVED)
+             REJECTED_ROWS, USERS, AUDIT_LOG, SETTINGS, INGEST_BATCHES, *DERIVED,
+             schema_rewards.REWARD_RUN_MEMBERS)
 
 # (version, description, statements). Append new versions; never edit a released one.
 MIGRATIONS_LIST: list[tuple[int, str, list[str]]] = [

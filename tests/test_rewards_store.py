@@ -13,6 +13,7 @@ from metrics.rewards.holdout import draws
 from pipelines import rewards_roi as RO
 from pipelines import rewards_rules as RR
 from pipelines import rewards_run as RN
+from pipelines.access import Access, Principal
 from pipelines.errors import UserError
 from pipelines.ingest import ingest_file
 from pipelines.store import Store
@@ -44,6 +45,10 @@ def store(demo, tmp_path):
         yield s
 
 
+def acc(store, role="marketer", props=None) -> Access:
+    return Access(store, Principal("mia", role, props))
+
+
 def save(store, text, reason="test", role="marketer"):
     return RR.save(store, RR.validate(text), actor="mia", role=role, reason=reason)
 
@@ -70,11 +75,17 @@ def test_versions_and_audit_keep_before_and_after(store):
     assert (second["actor"], second["role"], second["reason"]) == ("mia", "marketer", "more")
     assert trail.row(0, named=True)["before"] is None
     assert RR.versions(store, "WIDE")["version"].to_list() == [4, 3, 2, 1]
+    logged = store.sql("SELECT action, actor, role, before, after FROM audit_log WHERE target_kind = 'reward_rule' "
+                       "ORDER BY audit_id")
+    assert logged["action"].to_list() == ["rule.add", "rule.update", "rule.retire", "rule.restore"]
+    assert json.loads(logged["after"][1])["reward"]["formula"] == "25"
 
 
 def test_only_rule_roles_write_and_every_change_has_a_reason(store):
     with pytest.raises(UserError, match="host"):
         save(store, WIDE, role="host")
+    with pytest.raises(UserError, match="analyst"):
+        save(store, WIDE, role="analyst")
     with pytest.raises(UserError, match="reason"):
         save(store, WIDE, reason=" ")
     assert RR.versions(store).is_empty()
@@ -83,7 +94,7 @@ def test_only_rule_roles_write_and_every_change_has_a_reason(store):
 def test_issue_writes_events_members_and_the_run(store):
     save(store, WIDE)
     save(store, POINTS)
-    run = RN.issue(store, ["WIDE", "POINTS"], actor="mia", role="marketer", reason="january", holdout_share=0.3, at=AT)
+    run = RN.issue(acc(store), ["WIDE", "POINTS"], reason="january", holdout_share=0.3, at=AT)
     members = store.sql("SELECT * FROM reward_run_members WHERE run_id = ?", [run.run_id])
     events = store.sql("SELECT * FROM events WHERE batch_id = ?", [run.run_id])
     treated = members.filter(pl.col("arm") == "treatment")
@@ -100,6 +111,8 @@ def test_issue_writes_events_members_and_the_run(store):
     assert (row["holdout_share"], row["treated"], row["actor"]) == (0.3, run.treated, "mia")
     assert {r["rule_id"] for r in json.loads(row["rules"])} == {"WIDE", "POINTS"}
     assert "reward_profit" in json.loads(row["policy"])
+    logged = store.sql("SELECT * FROM audit_log WHERE action = 'rewards.issue'").row(0, named=True)
+    assert (logged["target_id"], logged["actor"], logged["detail"]) == (run.run_id, "mia", "january")
     attrs = json.loads(events.filter(pl.col("event_type") == "reward_issued")["attrs"][0])
     assert attrs["run_id"] == run.run_id and attrs["reward_type"] == "freeplay" and attrs["arm"] == "treatment"
 
@@ -113,16 +126,16 @@ def test_a_failed_issue_leaves_nothing_behind(store, monkeypatch):
 
     monkeypatch.setattr(store, "append_rows", boom)
     with pytest.raises(RuntimeError):
-        RN.issue(store, ["WIDE"], actor="mia", role="marketer", reason="x", at=AT)
+        RN.issue(acc(store), ["WIDE"], reason="x", at=AT)
     monkeypatch.undo()
     assert store.sql("SELECT count(*) AS n FROM events")["n"][0] == before
-    assert RN.runs(store).is_empty()
+    assert RN.runs(acc(store)).is_empty()
 
 
 def test_caps_count_rewards_of_earlier_runs(store):
     save(store, WIDE)  # 20 per run, at most 30 a day
-    first = RN.issue(store, ["WIDE"], actor="mia", role="marketer", reason="a", holdout_share=0.0, at=AT)
-    ev = RN.evaluate_rules(store, RR.active_rules(store), at=AT + timedelta(hours=1))
+    first = RN.issue(acc(store), ["WIDE"], reason="a", holdout_share=0.0, at=AT)
+    ev = RN.evaluate_rules(acc(store), RR.active_rules(store), at=AT + timedelta(hours=1))
     given = store.sql("SELECT player_id, value AS first FROM reward_run_members WHERE run_id = ?", [first.run_id])
     again = ev.decisions.join(given, on="player_id")
     assert again.height == given.height > 0
@@ -133,7 +146,7 @@ def test_caps_count_rewards_of_earlier_runs(store):
 
 def test_scope_limits_players_to_their_properties(store):
     save(store, WIDE)
-    ev = RN.evaluate_rules(store, RR.active_rules(store), at=AT, scope=["P01"])
+    ev = RN.evaluate_rules(acc(store, props=("P01",)), RR.active_rules(store), at=AT)
     members = set(store.sql("SELECT player_id FROM player_properties WHERE property_id = 'P01'")["player_id"])
     assert ev.players > 0 and set(ev.decisions["player_id"]) <= members
     assert set(ev.homes["property_id"].drop_nulls()) == {"P01"}
@@ -149,7 +162,7 @@ def _visits(tmp_path, players: list[str], start: datetime) -> Path:
 
 def test_roi_of_a_finished_run_against_its_holdout(store, tmp_path):
     save(store, WIDE)
-    run = RN.issue(store, ["WIDE"], actor="mia", role="marketer", reason="x", holdout_share=0.3, at=AT)
+    run = RN.issue(acc(store), ["WIDE"], reason="x", holdout_share=0.3, at=AT)
     members = store.sql("SELECT * FROM reward_run_members WHERE run_id = ?", [run.run_id])
     treated = members.filter(pl.col("arm") == "treatment")
     redeemed = treated.head(5)
@@ -159,36 +172,54 @@ def test_roi_of_a_finished_run_against_its_holdout(store, tmp_path):
                   for i, r in enumerate(redeemed.iter_rows(named=True))]).write_csv(loyalty)
     ingest_file(store, "loyalty", loyalty)
     ingest_file(store, "visits", _visits(tmp_path, treated["player_id"].to_list(), AT + timedelta(days=3)))
-    report = RO.roi(store, run.run_id, now=AT + timedelta(days=20))
+    report = RO.roi(acc(store), run.run_id, now=AT + timedelta(days=20))
     assert report.evidence == "randomised holdout" and report.complete
     visited = report.headline["visited"]
     assert visited["difference"] > 0.5 and visited["ci_low"] > 0
     assert report.headline["cost_total"] == pytest.approx(treated["value"].sum())  # redeemed at value, or still open
     assert {"ALL", *members["segment"].drop_nulls()} >= set(report.effects["segment"])
-    listed = RO.measurable(store)
+    listed = RO.measurable(acc(store))
     assert run.run_id in listed["run_id"].to_list() and (listed["kind"] == "campaign").any()
 
 
 def test_runs_without_a_holdout_get_the_weaker_did_estimate(store):
     save(store, WIDE)
-    run = RN.issue(store, ["WIDE"], actor="mia", role="marketer", reason="x", holdout_share=0.0, at=AT)
-    report = RO.roi(store, run.run_id, now=AT + timedelta(days=20))
+    run = RN.issue(acc(store), ["WIDE"], reason="x", holdout_share=0.0, at=AT)
+    report = RO.roi(acc(store), run.run_id, now=AT + timedelta(days=20))
     assert "difference-in-differences" in report.evidence and report.n_control > 0
     assert set(report.effects["outcome"]) == {"visits", "theo", "net_revenue", "theo_net", "revenue_net"}
 
 
 def test_ingested_campaigns_are_measured_against_their_holdout(store):
-    listed = RO.measurable(store).filter((pl.col("kind") == "campaign") & (pl.col("holdout") >= 2))
-    report = RO.roi(store, listed["run_id"][0])
+    listed = RO.measurable(acc(store)).filter((pl.col("kind") == "campaign") & (pl.col("holdout") >= 2))
+    report = RO.roi(acc(store), listed["run_id"][0])
     assert report.kind == "campaign" and report.n_control >= 2
     assert report.headline["cost_total"] >= 0
 
 
 def test_unknown_things_are_user_errors(store):
     with pytest.raises(UserError, match="no run or campaign"):
-        RO.roi(store, "nope")
+        RO.roi(acc(store), "nope")
     with pytest.raises(UserError, match="no active rule"):
-        RN.issue(store, ["nope"], actor="mia", role="marketer", reason="x")
+        RN.issue(acc(store), ["nope"], reason="x")
     save(store, WIDE)
     with pytest.raises(UserError, match="holdout"):
-        RN.issue(store, ["WIDE"], actor="mia", role="marketer", reason="x", holdout_share=0.95)
+        RN.issue(acc(store), ["WIDE"], reason="x", holdout_share=0.95)
+
+
+def test_run_members_are_read_in_scope_only(store):
+    from pipelines.access import AccessDenied
+
+    save(store, WIDE)
+    run = RN.issue(acc(store), ["WIDE"], reason="x", holdout_share=0.3, at=AT)
+    with pytest.raises(AccessDenied, match="reward_run_members"):
+        acc(store).sql("SELECT * FROM reward_run_members")
+    scoped = acc(store, props=("P01",))
+    seen = set(scoped.sql("SELECT player_id FROM s_derived('reward_run_members')")["player_id"])
+    at_p01 = set(store.sql("SELECT player_id FROM player_properties WHERE property_id = 'P01'")["player_id"])
+    assert seen and seen <= at_p01
+    everyone = RO.measurable(acc(store)).filter(pl.col("run_id") == run.run_id).row(0, named=True)
+    mine = RO.measurable(scoped).filter(pl.col("run_id") == run.run_id).row(0, named=True)
+    assert mine["treated"] + mine["holdout"] == len(seen) < everyone["treated"] + everyone["holdout"]
+    with pytest.raises(UserError, match="issue rewards"):
+        RN.issue(acc(store, role="analyst"), ["WIDE"], reason="x", at=AT)
