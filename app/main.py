@@ -17,9 +17,11 @@ from app.data import DataStore, DataUnavailable
 from app.pages.audit import AuditPage
 from app.pages.overview import OverviewPage
 from app.pages.player import PlayerPage
+from app.pages.rewards import RewardsPage
 from app.pages.shift import ShiftPage
 from app.state import PAGES, AppState, OverviewState, PlayerSearch, PlayerState, Session, ShiftState
 from app.state.audit import AuditState
+from app.state.rewards import RewardsState
 
 pn.extension("tabulator", notifications=False)
 
@@ -43,6 +45,7 @@ def app() -> pn.template.FastListTemplate:
     shift = ShiftState(data=data, session=session)
     overview = OverviewState(data=data, session=session)
     audit = AuditState(data=data, session=session)
+    rewards = RewardsState(data=data, session=session)
 
     def open_player(player_id: str) -> None:
         player.open(player_id)
@@ -53,6 +56,7 @@ def app() -> pn.template.FastListTemplate:
         "player": lambda: PlayerPage(player=player, search=search),
         "shift": lambda: ShiftPage(shift=shift, open_player=open_player),
         "audit": lambda: AuditPage(audit=audit),
+        "rewards": lambda: RewardsPage(rewards=rewards),
     }
     built: dict[str, pn.viewable.Viewable] = {}
     container = pn.Column(sizing_mode="stretch_width")

@@ -97,28 +97,32 @@ def shared_addresses(store: Store) -> pl.LazyFrame:
 
 
 def player_inputs(acc: Access, *, as_of: date | None = None, at: datetime | None = None,
-                  abuse: AbusePolicy | None = None) -> tuple[pl.DataFrame, pl.LazyFrame, date]:
-    """(one row per visible player: metrics, segments and reward features; per-rule history for
-    caps; as_of)."""
+                  abuse: AbusePolicy | None = None, players: list[str] | None = None
+                  ) -> tuple[pl.DataFrame, pl.LazyFrame, date]:
+    """(one row per visible player -- or per listed player --: metrics, segments and reward
+    features; per-rule history for caps; as_of)."""
     as_of = snapshot_as_of(acc, as_of)
     cutoff = datetime.combine(as_of + timedelta(days=1), time())
     at = at or datetime.now().replace(microsecond=0)
+    only, ids = ("AND player_id IN (SELECT unnest(?::VARCHAR[]))", [players]) if players is not None else ("", [])
     metrics = acc.sql("SELECT * EXCLUDE (computed_at, source_newest_ts) FROM s_derived('player_metrics') "
-                      "WHERE as_of = ?", [as_of])
+                      f"WHERE as_of = ? {only}", [as_of, *ids])
     segments = acc.sql("SELECT * EXCLUDE (as_of, computed_at, source_newest_ts) FROM s_derived('player_segments') "
-                       "WHERE as_of = ?", [as_of])
+                       f"WHERE as_of = ? {only}", [as_of, *ids])
     types = ", ".join(f"'{t}'" for t in INPUT_TYPES)
     events = acc.sql(
         f"""SELECT player_id, ts, event_type, amount, points, game, avg_bet, CAST(attrs AS VARCHAR) AS attrs
         FROM s_events() WHERE ts <= ? AND event_type IN ({types})
-          AND (event_type IN ('buy_in', 'marker') OR ts > ?)""",
-        [max(cutoff, at), min(cutoff, at) - timedelta(days=LOOKBACK_DAYS)]).lazy()
+          AND (event_type IN ('buy_in', 'marker') OR ts > ?) {only}""",
+        [max(cutoff, at), min(cutoff, at) - timedelta(days=LOOKBACK_DAYS), *ids]).lazy()
     devices = acc.sql(
-        """SELECT DISTINCT player_id, json_extract_string(attrs, '$.device_id') AS device_id FROM s_events()
+        f"""SELECT DISTINCT player_id, json_extract_string(attrs, '$.device_id') AS device_id FROM s_events()
         WHERE ts <= ? AND CAST(attrs AS VARCHAR) LIKE '%device_id%'
           AND json_extract_string(attrs, '$.device_id') IS NOT NULL""", [cutoff]).lazy()
     signals = player_signals(events, cutoff, shared_addresses(acc.store), devices,
                              abuse.cash_out_hours if abuse else 24.0)
+    if players is not None:
+        signals = signals.filter(pl.col("player_id").is_in(players))
     # caps count what was given up to the moment of issue, not only up to the snapshot day
     signals = signals.drop("reward_value_1d", "reward_value_7d", "reward_value_30d").join(
         reward_history(events, at), on="player_id", how="left")
@@ -126,14 +130,15 @@ def player_inputs(acc: Access, *, as_of: date | None = None, at: datetime | None
     return frame, rule_history(events, at), as_of
 
 
-def evaluate_rules(acc: Access, rules: list[Rule], *, as_of: date | None = None,
-                   at: datetime | None = None) -> Evaluation:
-    """Every decision of the rules over the principal's players, with summaries per rule and segment."""
+def evaluate_rules(acc: Access, rules: list[Rule], *, as_of: date | None = None, at: datetime | None = None,
+                   players: list[str] | None = None) -> Evaluation:
+    """Every decision of the rules over the principal's players (or the listed ones), with summaries
+    per rule and segment."""
     if not rules:
         raise UserError("no rules to evaluate")
     at = at or datetime.now().replace(microsecond=0)
     profit, abuse, program = policies(acc.store)
-    frame, history, as_of = player_inputs(acc, as_of=as_of, at=at, abuse=abuse)
+    frame, history, as_of = player_inputs(acc, as_of=as_of, at=at, abuse=abuse, players=players)
     decisions = evaluate(frame, rules, profit=profit, abuse=abuse, program=program, history=history).collect(
         engine="in-memory")
     policy = {p.kind: {"version": p.version, **p.thresholds()} for p in (profit, abuse, program)}
