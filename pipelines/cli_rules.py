@@ -230,3 +230,34 @@ def roi(run_id: Annotated[str, typer.Argument(help="A run id (or an ingested cam
     if gain:
         out.print(f"net gain (incremental theo - reward cost): {gain['difference']:,.2f} "
                   f"[{gain['ci_low']:,.2f}, {gain['ci_high']:,.2f}] on cost {report.headline['cost_total']:,.2f}")
+
+
+@rules_app.command("policy")
+def policy(which: Annotated[str, typer.Argument(help="profit, abuse or caps.")],
+           set_: Annotated[list[str], typer.Option("--set", help="name=value (TOML value, e.g. lift={NEW=0.2}).")] = [],
+           reason: Annotated[str, typer.Option(help="Why (required with --set).")] = "",
+           db: DbOption = None, actor: ActorOption = None, role: RoleOption = "marketer") -> None:
+    """Show the profit model, abuse policy or program caps, or save a new version with --set."""
+    import tomllib
+
+    from pipelines.rewards_run import POLICIES, policies, set_policy
+    from pipelines.store import Store
+
+    if which not in POLICIES:
+        raise UserError(f"unknown policy {which!r}: expected one of {', '.join(POLICIES)}")
+    changes = {}
+    for item in set_:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise UserError(f"--set {item!r}: expected name=value")
+        try:
+            changes[name.strip()] = tomllib.loads(f"v = {value.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            raise UserError(f"--set {item!r}: the value is not a TOML value (quote text: name='text')") from None
+    with Store(db, read_only=not changes) as store:
+        if changes:
+            saved = set_policy(store, which, changes, actor=_actor(actor), role=role, reason=reason)
+            out.print(f"{which}: version {saved.version} saved")
+        else:
+            saved = dict(zip(("profit", "abuse", "caps"), policies(store)))[which]
+    print(saved.to_toml())

@@ -252,3 +252,26 @@ def issue(acc: Access, rule_ids: list[str], *, reason: str, holdout_share: float
 def runs(acc: Access) -> pl.DataFrame:
     """Issued runs, newest first (a run's own figures are group-wide; its members read scoped)."""
     return acc.sql(f"SELECT * FROM {R.REWARD_RUNS} ORDER BY issued_at DESC, run_id DESC")
+
+
+POLICIES = {"profit": "reward_profit", "abuse": "reward_abuse", "caps": "reward_program"}
+
+
+def set_policy(store: Store, which: str, changes: dict[str, Any], *, actor: str, role: str, reason: str) -> Versioned:
+    """Save a new version of the profit model, abuse policy or program caps with some values
+    changed (edit_rules; versioned and audited like a segmentation scheme)."""
+    RR.check_role(role)
+    if which not in POLICIES:
+        raise UserError(f"unknown policy {which!r}: expected one of {', '.join(POLICIES)}")
+    current = dict(zip(("profit", "abuse", "caps"), policies(store)))[which]
+    unknown = sorted(set(changes) - set(current.thresholds()))
+    if unknown:
+        raise UserError(f"{which}: unknown setting(s) {unknown}; known: {', '.join(sorted(current.thresholds()))}")
+    try:
+        current.param.update(**changes)
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"{which}: {exc}") from None
+    current.release(actor, reason)
+    store.save_scheme_version(name=current.name, kind=current.kind, version=current.version, toml=current.to_toml(),
+                              actor=actor, role=role, reason=reason)
+    return current

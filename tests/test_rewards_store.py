@@ -223,3 +223,20 @@ def test_run_members_are_read_in_scope_only(store):
     assert mine["treated"] + mine["holdout"] == len(seen) < everyone["treated"] + everyone["holdout"]
     with pytest.raises(UserError, match="issue rewards"):
         RN.issue(acc(store, role="analyst"), ["WIDE"], reason="x", at=AT)
+
+
+def test_policies_are_versioned_and_used(store):
+    save(store, WIDE.replace('"profit_check": "report", ', ''))
+    blocked_before = RN.evaluate_rules(acc(store), RR.active_rules(store), at=AT).totals.row(0, named=True)
+    saved = RN.set_policy(store, "profit", {"default_lift": 5.0, "lift": {}}, actor="mia", role="marketer",
+                          reason="optimistic")
+    assert saved.version == 2 and store.scheme_versions("reward_profit")["version"].to_list() == [2]
+    after = RN.evaluate_rules(acc(store), RR.active_rules(store), at=AT)
+    assert after.policy["reward_profit"]["version"] == 2
+    assert after.totals.row(0, named=True)["blocked_profit"] < blocked_before["blocked_profit"]
+    with pytest.raises(UserError, match="unknown setting"):
+        RN.set_policy(store, "caps", {"dai": 5}, actor="mia", role="marketer", reason="x")
+    with pytest.raises(UserError, match="at least 0"):
+        RN.set_policy(store, "caps", {"day": -5}, actor="mia", role="marketer", reason="x")
+    with pytest.raises(UserError, match="edit rules"):
+        RN.set_policy(store, "caps", {"day": 5}, actor="mia", role="host", reason="x")

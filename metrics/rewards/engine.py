@@ -221,12 +221,12 @@ def reason(profit: ProfitModel) -> pl.Expr:
     status = pl.col("status")
     return (pl.when(status == "no_amount").then(pl.lit("the formula gives no amount"))
             .when(status == "blocked_abuse").then(pl.format("abuse: {}", "abuse_reasons"))
-            .when(status == "blocked_profit").then(profit.reason())
+            .when(status == "blocked_profit").then(profit.why_unprofitable())
             .when(status == "lost_conflict").then(
                 pl.format("{} (priority {}) wins in group {}", "winner", "winner_priority", "group"))
             .when(status.is_in(["blocked_cap", "capped"])).then(
                 pl.format("caps leave {} of {}", pl.col("allowed").round(2), pl.col("value").round(2)))
-            .when(~pl.col("profitable")).then(pl.format("reported only: {}", profit.reason()))
+            .when(~pl.col("profitable")).then(pl.format("reported only: {}", profit.why_unprofitable()))
             .when(pl.col("abuse_factor") < 1).then(pl.format("reduced for abuse: {}", "abuse_reasons"))
             .otherwise(pl.lit("")))
 

@@ -92,7 +92,7 @@ class ProfitModel(Versioned):
         """Whether the expected margin covers the expected cost (times min_margin_ratio)."""
         return margin >= cost * self.min_margin_ratio
 
-    def reason(self) -> pl.Expr:
+    def why_unprofitable(self) -> pl.Expr:
         """Why a reward is unprofitable, from the columns expected_cost, expected_margin, segment, lift
         and game_edge of a decision frame."""
         return pl.format(
