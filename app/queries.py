@@ -192,12 +192,12 @@ def player_events(store: Access, ids: list[str], limit: int = 100_000) -> pl.Dat
             e.amount, e.currency, e.points, e.game, e.game_type, e.location, e.avg_bet, e.minutes,
             e.theo, e.casino_win, e.ends_at, CAST(e.attrs AS VARCHAR) AS attrs, e.source,
             e.source_ref, e.actor, e.role, e.recorded_at, e.batch_id, e.corrects_event_id,
-            e.event_id IN (SELECT corrects_event_id FROM s_events_all() WHERE corrects_event_id IS NOT NULL)
-                AS superseded,
+            e.event_id IN (SELECT corrects_event_id FROM s_events_all() WHERE corrects_event_id IS NOT NULL
+                AND player_id IN (SELECT unnest(?::VARCHAR[]))) AS superseded,
             {_attr_columns()}
         FROM s_events_all() e WHERE e.player_id IN (SELECT unnest(?::VARCHAR[]))
         ORDER BY e.ts DESC, e.seq DESC LIMIT ?""",
-        [ids, limit],
+        [ids, ids, limit],
     )
 
 

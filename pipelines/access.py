@@ -125,16 +125,13 @@ class Access:
 
     # -- reads -------------------------------------------------------------------------------------
     def variables(self) -> dict[str, Any]:
-        """The scope variables of the principal, as the `s_*` macros read them."""
+        """The principal's scope, as `schema.scoped_macros` writes it into the `s_*` macros."""
         p, pol = self.principal, self.principal.policy
         if self._salt is None:
             self._salt = self.store.setting("pseudonym_salt") or ""
-        return {
-            "p360_all": p.properties is None and bool(pol.pages),
-            "p360_scope": list(p.properties or ()),
-            "p360_pii": pol.pii, "p360_notes": list(pol.note_levels), "p360_compliance": pol.compliance,
-            "p360_user": p.user, "p360_audit": p.can("view_audit"), "p360_salt": self._salt,
-        }
+        return {"all_properties": p.properties is None, "scope": tuple(p.properties or ()), "pii": pol.pii,
+                "notes": tuple(pol.note_levels), "compliance": pol.compliance, "user": p.user,
+                "audit": p.can("view_audit"), "salt": self._salt, "visible": bool(pol.pages)}
 
     def sql(self, query: str, params: list[Any] | None = None) -> pl.DataFrame:
         """Run a read with the principal's scope (user input only as `params`)."""
@@ -176,7 +173,7 @@ class Access:
         if survivor is None:
             raise AccessDenied(f"no player {player_id!r} in your scope")
         # the scope check above is done by the access layer; the value itself is read unmasked
-        self.store.scoped({**self.variables(), "p360_pii": True})
+        self.store.scoped({**self.variables(), "pii": True})
         value = self.store.sql(f"SELECT {field_name} AS v FROM s_players() WHERE player_id = ?", [survivor])["v"][0]
         self.store.scoped(self.variables())
         self.audit("pii.reveal", target_kind="player", target_id=survivor, player_id=survivor,

@@ -67,9 +67,9 @@ class Store:
             raise UserError(f"{self.path}: cannot open the database: {exc}") from None
         if not read_only:
             self.migrate()
+        self._scope_key: str | None = None
         if self._exists(S.AUDIT_LOG):
-            for macro in S.SCOPED_MACROS:
-                self.con.execute(macro)
+            self.scoped({})  # the macros a connection starts with match nothing
 
     def close(self) -> None:
         """Close the connection."""
@@ -589,26 +589,16 @@ class Store:
                        after={"survivor_id": survivor, "merged_id": merged}, detail=reason)
 
     # -- access layer support -----------------------------------------------------------------
-    SCOPE_VARIABLES = ("p360_all", "p360_scope", "p360_pii", "p360_notes", "p360_compliance",
-                       "p360_user", "p360_audit", "p360_salt")
-
-    def scoped(self, variables: dict[str, Any]) -> None:
-        """Set the scope variables the `s_*` macros read (only when they differ from the ones set:
-        a session's reads in a row cost nothing extra). Variables not given are reset, so a scope
-        never inherits a wider one. Callers sharing the connection between threads must hold their
-        own lock around the scope and the reads."""
-        unknown = set(variables) - set(self.SCOPE_VARIABLES)
-        if unknown:
-            raise ValueError(f"unknown scope variables: {sorted(unknown)}")
-        key = repr(sorted(variables.items()))
-        if key == getattr(self, "_scope_key", None):
+    def scoped(self, scope: dict[str, Any]) -> None:
+        """Define the `s_*` macros for one principal's scope (see `schema.scoped_macros`), unless
+        they already are: a session's reads in a row cost nothing extra. Callers sharing the
+        connection between threads must hold their own lock around the scope and its reads."""
+        key = repr(sorted(scope.items()))
+        if key == self._scope_key:
             return
         self._scope_key = None
-        for name in self.SCOPE_VARIABLES:
-            if name in variables:
-                self.con.execute(f"SET VARIABLE {name} = ?", [variables[name]])
-            else:
-                self.con.execute(f"RESET VARIABLE {name}")
+        for macro in S.scoped_macros(**scope):
+            self.con.execute(macro)
         self._scope_key = key
 
     def setting(self, key: str, default: str | None = None) -> str | None:
