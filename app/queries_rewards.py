@@ -42,6 +42,12 @@ def evaluate(acc: Access, rules_: list[Rule], players: list[str] | None = None,
     return RN.evaluate_rules(acc, rules_, players=players, at=at)
 
 
+def player_frame(acc: Access, player_id: str, at: datetime | None = None) -> tuple[pl.DataFrame, object, object]:
+    """(one player's engine inputs, the profit model, the abuse policy): what a condition reads."""
+    profit, abuse, _ = RN.policies(acc.store)
+    return RN.player_inputs(acc, players=[player_id], at=at, abuse=abuse)[0], profit, abuse
+
+
 def save(acc: Access, rule: Rule, reason: str) -> int:
     """Save a rule as its next version, written by the user (edit_rules)."""
     acc.principal.require("edit_rules")

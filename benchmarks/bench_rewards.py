@@ -49,7 +49,8 @@ def synthesise(n: int, path: Path, seed: int = 7) -> Path:
     frame = pl.DataFrame({
         "player_id": pl.Series(np.char.add("PL", np.arange(n).astype(str))),
         "loyalty": np.array(SEGMENTS)[rng.integers(0, 5, n)], "lifecycle": np.array(LIFECYCLE)[rng.integers(0, 4, n)],
-        "theo_90d": theo, "favourite_game": np.array(GAMES)[rng.integers(0, 6, n)],
+        "theo_90d": np.where(rng.random(n) < 0.3, 0.0, theo), "theo_total": theo * rng.uniform(3, 12, n),
+        "tenure_days": rng.integers(10, 2000, n), "favourite_game": np.array(GAMES)[rng.integers(0, 6, n)],
         "rewards_issued": rng.poisson(3, n), "redemption_rate": np.where(rng.random(n) < 0.8, rng.random(n), np.nan),
         "win_loss_total": rng.normal(300, 2000, n), "sessions_total": rng.poisson(25, n),
         "visits_30d": rng.poisson(2, n), "cash_in_30d": rng.lognormal(5, 1.5, n), "recency_days": rng.integers(0, 400, n),

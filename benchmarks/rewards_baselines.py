@@ -83,7 +83,8 @@ def sql_issue(con) -> tuple[int, float, int]:
     WITH p AS (
         SELECT *, greatest(coalesce(win_loss_total, 0), 0) AS net_loss,
             CASE WHEN {count} >= 2 THEN 0 ELSE {factor} END AS abuse_factor, {fav} AS fav_edge,
-            coalesce(theo_90d, 0) / 90 / {fav} AS daily_wager, {_lit_map('loyalty', DEFAULT_LIFT, DEFAULT_LIFT_OTHER)} AS lift,
+            CASE WHEN coalesce(theo_90d, 0) > 0 THEN theo_90d / 90
+                ELSE coalesce(theo_total, 0) / greatest(coalesce(tenure_days, 0), 90) END / {fav} AS daily_wager, {_lit_map('loyalty', DEFAULT_LIFT, DEFAULT_LIFT_OTHER)} AS lift,
             CASE WHEN rewards_issued >= 3 AND redemption_rate IS NOT NULL THEN redemption_rate ELSE {DEFAULT_REDEEM} END
                 AS p_redeem
         FROM players
@@ -124,7 +125,9 @@ def pandas_issue(df) -> tuple[int, float, int]:
         factor = np.where(flag, factor * f, factor)
     factor = np.where(sum(f.astype(int) for f in flags) >= 2, 0.0, factor)
     fav = df["favourite_game"].map(EDGES).fillna(BLENDED).to_numpy()
-    daily = df["theo_90d"].fillna(0).to_numpy() / 90 / fav
+    recent = df["theo_90d"].fillna(0).to_numpy() / 90
+    lifetime = df["theo_total"].fillna(0).to_numpy() / np.maximum(df["tenure_days"].fillna(0).to_numpy(), 90)
+    daily = np.where(recent > 0, recent, lifetime) / fav
     lift = df["loyalty"].map(DEFAULT_LIFT).fillna(DEFAULT_LIFT_OTHER).to_numpy()
     redeem = np.where((df["rewards_issued"] >= 3) & df["redemption_rate"].notna(), df["redemption_rate"], DEFAULT_REDEEM)
     cols = {"net_loss": net_loss}

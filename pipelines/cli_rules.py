@@ -118,7 +118,7 @@ def list_rules(db: DbOption = None, history: Annotated[Optional[str], typer.Opti
     from pipelines.rewards_rules import audit, current
     from pipelines.store import Store
 
-    with Store(db, read_only=True) as store:
+    with Store(db) as store:
         frame = audit(store, history) if history else current(store, include_retired=all_)
     if history and frame.is_empty():
         raise UserError(f"no rule named {history}")
@@ -138,7 +138,7 @@ def _evaluate(db, rule_ids, files, as_of, at, scope, role):
     from pipelines.store import Store
 
     drafts = [load_file(p) for p in files]
-    with Store(db, read_only=True) as store:
+    with Store(db) as store:
         saved = active_rules(store, rule_ids or None)
         rules = {r.rule_id: r for r in saved} | {r.rule_id: r for r in drafts}  # a draft replaces its saved version
         return evaluate_rules(_access(store, None, role, scope), list(rules.values()),
@@ -196,7 +196,7 @@ def runs(db: DbOption = None, scope: ScopeOption = [], role: RoleOption = "marke
     from pipelines.rewards_roi import measurable
     from pipelines.store import Store
 
-    with Store(db, read_only=True) as store:
+    with Store(db) as store:
         frame = measurable(_access(store, None, role, scope))
     if as_json:
         _print_json(frame.to_dicts())
@@ -213,7 +213,7 @@ def roi(run_id: Annotated[str, typer.Argument(help="A run id (or an ingested cam
     from pipelines.rewards_roi import roi as measure
     from pipelines.store import Store
 
-    with Store(db, read_only=True) as store:
+    with Store(db) as store:
         report = measure(_access(store, None, role, scope), run_id, window_days=window)
     if as_json:
         _print_json({"run_id": report.run_id, "kind": report.kind, "evidence": report.evidence,
@@ -254,7 +254,7 @@ def policy(which: Annotated[str, typer.Argument(help="profit, abuse or caps.")],
             changes[name.strip()] = tomllib.loads(f"v = {value.strip()}")["v"]
         except tomllib.TOMLDecodeError:
             raise UserError(f"--set {item!r}: the value is not a TOML value (quote text: name='text')") from None
-    with Store(db, read_only=not changes) as store:
+    with Store(db) as store:
         if changes:
             saved = set_policy(store, which, changes, actor=_actor(actor), role=role, reason=reason)
             out.print(f"{which}: version {saved.version} saved")

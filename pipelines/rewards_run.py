@@ -147,8 +147,8 @@ def evaluate_rules(acc: Access, rules: list[Rule], *, as_of: date | None = None,
     if scope is not None:  # rewards are booked at a property the principal may write to
         homes = homes.with_columns(pl.when(pl.col("property_id").is_in(list(scope))).then("property_id")
                                    .otherwise(pl.lit(scope[0] if scope else None)).alias("property_id"))
-    return Evaluation(as_of, at, frame.height, list(rules), decisions, simulate(decisions), totals(decisions),
-                      homes, policy, profit)
+    return Evaluation(as_of, at, frame.height, list(rules), decisions, simulate(decisions),
+                      totals(decisions, [r.rule_id for r in rules if r.enabled]), homes, policy, profit)
 
 
 @dataclass

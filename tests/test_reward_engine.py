@@ -20,7 +20,7 @@ def players(n: int = 4, **columns) -> pl.DataFrame:
     """A players frame with the columns the engine reads (defaults: clean, active, losing players)."""
     base = {
         "player_id": [f"P{i}" for i in range(n)], "loyalty": ["LOSING"] * n, "lifecycle": ["active"] * n,
-        "theo_90d": [900.0] * n, "favourite_game": ["blackjack"] * n, "rewards_issued": [0] * n,
+        "theo_90d": [900.0] * n, "theo_total": [3600.0] * n, "tenure_days": [365] * n, "favourite_game": ["blackjack"] * n, "rewards_issued": [0] * n,
         "redemption_rate": [None] * n, "win_loss_total": [1000.0] * n, "sessions_total": [10] * n,
         "days_since_last_deposit": [3.0] * n, "reward_value_1d": [0.0] * n, "reward_value_7d": [0.0] * n,
         "reward_value_30d": [0.0] * n, "bonus_only_play": [False] * n, "cash_outs_after_bonus": [0] * n,
@@ -79,6 +79,14 @@ def test_unprofitable_rewards_are_blocked_with_the_numbers():
     assert out["status"].to_list() == ["issued", "blocked_profit"]
     reason = out["reason"][1]
     assert "exceeds expected margin" in reason and "LOSING" in reason and "30 days" in reason
+
+
+def test_lapsed_players_are_credited_with_their_lifetime_play():
+    frame = players(2, theo_90d=[0.0, 0.0], theo_total=[36_500.0, 0.0], tenure_days=[365, 365])
+    out = decide(frame, [rule(type="FREEPLAY", formula="50", max_amount=50)], profit=ProfitModel(house_edges=EDGES))
+    assert out["status"].to_list() == ["issued", "blocked_profit"]
+    # 100 a day of theo, 30 days, LOSING lift 12%: 360 expected margin
+    assert out["expected_margin"][0] == pytest.approx(360.0)
 
 
 def test_profit_check_report_issues_but_says_why():

@@ -142,3 +142,11 @@ def test_rule_from_dict_rejects_non_tables():
         rule_from_dict({"rule_id": "x", "priority": 1, "conditions": [], "reward": "bonus"})
     fields = dict(info.value.problems)
     assert "conditions" in fields and "reward" in fields
+
+
+@pytest.mark.parametrize("path", sorted((__import__("pathlib").Path(__file__).parent.parent / "examples" / "rules").iterdir()))
+def test_the_example_rules_validate(path):
+    from pipelines.rewards_rules import load_file
+
+    rule = load_file(path)
+    assert rule.rule_id and rule.conditions

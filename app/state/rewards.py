@@ -200,8 +200,7 @@ class RewardsState(param.Parameterized):
                     self.message = f"No player {pid!r} in your scope."
                     return False
                 ev = QR.evaluate(acc, rules, players=[survivor], at=at)
-                profit, abuse, _ = QR.RN.policies(acc.store)
-                frame = QR.RN.player_inputs(acc, players=[survivor], at=at, abuse=abuse)[0]
+                frame, profit, abuse = QR.player_frame(acc, survivor, at)
         except (UserError, DataUnavailable) as exc:
             self.message = f"Not tested: {exc}"
             return False

@@ -8,9 +8,10 @@ the historical wager times a retention multiplier by segment) in our columns, pe
   redemption rate once ``min_history`` rewards were issued to them, else ``default_redemption``. A
   bonus with wagering requirement W must be wagered W times on the eligible games first; the house
   keeps W x edge of it on average, so only ``max(0, 1 - W x edge)`` of it is expected to leave.
-* **expected incremental margin** = the player's daily wager over the last 90 days (``theo_90d / 90``
-  at the edge of their favourite game) x ``horizon_days`` x the lift of their segment x the edge of
-  the games the reward may be played on (their favourite game's edge when not restricted).
+* **expected incremental margin** = the player's usual daily wager (``theo_90d / 90`` at the edge
+  of their favourite game; for a player without play in the last 90 days, their lifetime theo per
+  day of tenure, at least 90 days) x ``horizon_days`` x the lift of their segment x the edge of the
+  games the reward may be played on (their favourite game's edge when not restricted).
 
 A reward is *unprofitable* when its expected margin is below ``min_margin_ratio`` x its expected
 cost; rules with ``profit_check = "block"`` do not issue those, and the reason names the numbers.
@@ -70,7 +71,11 @@ class ProfitModel(Versioned):
         own = pl.col("redemption_rate").cast(pl.Float64)
         enough = pl.col("rewards_issued").fill_null(0) >= self.min_history
         redeem = pl.when(enough & own.is_not_null()).then(own).otherwise(self.default_redemption)
-        daily = pl.col("theo_90d").cast(pl.Float64).fill_null(0.0) / 90.0 / fav
+        recent = pl.col("theo_90d").cast(pl.Float64).fill_null(0.0) / 90.0
+        lifetime = (pl.col("theo_total").cast(pl.Float64).fill_null(0.0)
+                    / pl.col("tenure_days").cast(pl.Float64).fill_null(0.0).clip(lower_bound=90.0))
+        # lapsed players have no recent play: their lifetime rate is what a reactivation brings back
+        daily = pl.when(recent > 0).then(recent).otherwise(lifetime) / fav
         return [fav.alias("_fav_edge"), lift.alias("_lift"), redeem.alias("_p_redeem"), daily.alias("_daily_wager")]
 
     def game_edge(self, games: Sequence[str]) -> pl.Expr:

@@ -53,20 +53,20 @@ def _rewards(events: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
     return rows.filter((pl.col("event_type") == "reward_issued") | pl.col("rule_id").is_not_null())
 
 
-def _windowed(rows: pl.LazyFrame, as_of: datetime, prefix: str) -> list[pl.Expr]:
+def _windowed(as_of: datetime, prefix: str) -> list[pl.Expr]:
     return [reward_value().filter(pl.col("ts") > as_of - timedelta(days=d)).sum().alias(f"{prefix}_{name}")
             for name, d in CAP_WINDOWS.items()]
 
 
 def reward_history(events: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
     """player_id, reward_value_1d / _7d / _30d: value of every reward issued in those windows."""
-    return _rewards(events, as_of).group_by("player_id").agg(_windowed(events, as_of, "reward_value"))
+    return _rewards(events, as_of).group_by("player_id").agg(_windowed(as_of, "reward_value"))
 
 
 def rule_history(events: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
     """player_id, rule_id, rule_value_1d / _7d / _30d: what each rule gave each player (per-rule caps)."""
     rows = _rewards(events, as_of).filter(pl.col("rule_id").is_not_null())
-    return rows.group_by("player_id", "rule_id").agg(_windowed(events, as_of, "rule_value"))
+    return rows.group_by("player_id", "rule_id").agg(_windowed(as_of, "rule_value"))
 
 
 def deposits(events: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:

@@ -38,9 +38,13 @@ def simulate(decisions: pl.DataFrame | pl.LazyFrame, by: tuple[str, ...] = ("rul
     return _finish(out)
 
 
-def totals(decisions: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
-    """One row per rule plus an ``ALL`` row (players counted once)."""
+def totals(decisions: pl.DataFrame | pl.LazyFrame, rule_ids: list[str] | None = None) -> pl.DataFrame:
+    """One row per rule (every one of `rule_ids`, zeros where no player qualifies) plus an ``ALL``
+    row (players counted once)."""
     lf = decisions.lazy()
-    per_rule = lf.group_by("rule_id").agg(summary_aggs()).sort("rule_id")
+    per_rule = lf.group_by("rule_id").agg(summary_aggs())
+    if rule_ids is not None:
+        per_rule = pl.LazyFrame({"rule_id": list(rule_ids)}, schema={"rule_id": pl.String}).join(
+            per_rule, on="rule_id", how="left").with_columns(pl.exclude("rule_id").fill_null(0))
     overall = lf.select(pl.lit("ALL").alias("rule_id"), *summary_aggs())
-    return _finish(pl.concat([per_rule, overall]).collect())
+    return _finish(pl.concat([per_rule.sort("rule_id"), overall], how="vertical_relaxed").collect())
