@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pipelines import schema_rewards
+
 EVENTS = "events"
 EVENTS_CURRENT = "events_current"
 PLAYERS = "players"
@@ -283,7 +285,8 @@ def scoped_macros(*, all_properties: bool = False, scope: tuple[str, ...] = (), 
 
 # relations a scoped read may not name directly (the access layer's guard)
 PROTECTED = (EVENTS, EVENTS_CURRENT, PLAYERS, PLAYER_PROPERTIES, PLAYER_ALIASES, PLAYER_MERGES,
-             REJECTED_ROWS, USERS, AUDIT_LOG, SETTINGS, INGEST_BATCHES, *DERIVED)
+             REJECTED_ROWS, USERS, AUDIT_LOG, SETTINGS, INGEST_BATCHES, *DERIVED,
+             schema_rewards.REWARD_RUN_MEMBERS)
 
 # (version, description, statements). Append new versions; never edit a released one.
 MIGRATIONS_LIST: list[tuple[int, str, list[str]]] = [
@@ -291,4 +294,5 @@ MIGRATIONS_LIST: list[tuple[int, str, list[str]]] = [
     (2, "derived builds log, segmentation scheme versions", _V2),
     (3, "player aliases as a table maintained by merges", _V3),
     (4, "users, audit log, settings", _V4),
+    (6, "reward rule versions and audit, reward runs and their members", schema_rewards.V6),
 ]

@@ -776,3 +776,53 @@ class Store:
             self.audit(actor=actor, role=role, action="gdpr.erase", target_kind="player", target_id=survivor,
                        player_id=survivor, after={"ids": ids, "rows_anonymized": counts}, detail=reason)
         return counts
+
+    # -- reward rules engine (tables of pipelines.schema_rewards) ---------------------------------
+    def append_rows(self, table: str, frame: pl.DataFrame) -> int:
+        """Append a frame to one of the reward tables by column name; return the rows written."""
+        if table not in S.schema_rewards.REWARD_TABLES:
+            raise ValueError(f"not an appendable table: {table!r}")
+        if frame.height == 0:
+            return 0
+        self.con.register("_rows", frame)
+        try:
+            self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _rows")
+        finally:
+            self.con.unregister("_rows")
+        return frame.height
+
+    def record_events(self, frame: pl.DataFrame, *, actor: str, role: str, batch_id: str) -> int:
+        """Append many events written by a person or an app action at once (call inside a transaction).
+
+        `frame` holds record_key (unique per event: the event id is its md5 under source 'app'),
+        player_id, ts, event_type and any of property_id, amount, currency, points, attrs (JSON
+        text), source_ref. Every player must exist; ids are resolved to their survivors.
+        """
+        if not actor or not role:
+            raise UserError("every write needs an actor and a role")
+        if frame.height == 0:
+            return 0
+        optional = {"property_id": pl.String, "amount": pl.Float64, "currency": pl.String, "points": pl.Float64,
+                    "attrs": pl.String, "source_ref": pl.String}
+        cols = [pl.col(c) for c in ("record_key", "player_id", "ts", "event_type")]
+        cols += [pl.col(c).cast(t) if c in frame.columns else pl.lit(None, dtype=t).alias(c) for c, t in optional.items()]
+        self.con.register("_new", frame.select(cols))
+        try:
+            unknown = self.con.execute(
+                f"SELECT count(*) FROM _new n LEFT JOIN {S.PLAYER_ALIASES} a ON a.merged_id = n.player_id "
+                f"WHERE coalesce(a.survivor_id, n.player_id) NOT IN (SELECT player_id FROM {S.PLAYERS})").fetchall()[0][0]
+            if unknown:
+                raise UserError(f"{unknown} event(s) name unknown players; nothing was written")
+            base = self.con.execute(f"SELECT coalesce(max(seq), 0) FROM {S.EVENTS}").fetchall()[0][0]
+            self.con.execute(
+                f"""INSERT INTO {S.EVENTS} (event_id, seq, record_key, player_id, property_id, ts, event_type,
+                    amount, currency, points, attrs, source, source_ref, actor, role, recorded_at, batch_id)
+                SELECT md5('app' || chr(31) || n.record_key), ? + row_number() OVER (ORDER BY n.player_id, n.record_key),
+                    n.record_key, coalesce(a.survivor_id, n.player_id), n.property_id, n.ts, n.event_type, n.amount,
+                    coalesce(n.currency, CASE WHEN n.amount IS NOT NULL THEN 'USD' END), n.points,
+                    coalesce(n.attrs, '{{}}'), 'app', coalesce(n.source_ref, 'app'), ?, ?, ?, ?
+                FROM _new n LEFT JOIN {S.PLAYER_ALIASES} a ON a.merged_id = n.player_id""",
+                [base, actor, role, _now(), batch_id])
+        finally:
+            self.con.unregister("_new")
+        return frame.height
