@@ -101,15 +101,16 @@ class IngestWrites:
         version of a known record key supersedes the current one (`corrects_event_id`); versions
         inside the file chain in file order.
         """
-        added = 0
+        added, general = 0, False
         if staged.height:
-            self._stage_ids(staged, source)
+            general = self._stage_ids(staged, source)
         with self.transaction():
             self._reject(batch_id, rejected)
             if staged.height:
-                added = self._insert_new(staged, batch_id=batch_id, actor=actor, role=role, base_seq=base_seq)
+                added = self._insert_new(staged, general, batch_id=batch_id, actor=actor, role=role,
+                                         base_seq=base_seq)
         if staged.height:
-            self.con.execute("DROP TABLE _ids; DROP TABLE _new; DROP TABLE _prev")
+            self.con.execute("DROP TABLE _ids" + ("; DROP TABLE _new; DROP TABLE _prev" if general else ""))
         return added, staged.height - added
 
     def _reject(self, batch_id: str, frame: pl.DataFrame) -> None:
@@ -124,8 +125,11 @@ class IngestWrites:
         finally:
             self.con.unregister("_rej")
 
-    def _stage_ids(self, staged: pl.DataFrame, source: str) -> None:
-        """Temp tables `_ids` (every row's key), `_new` (rows not yet stored) and `_prev` (what they correct)."""
+    def _stage_ids(self, staged: pl.DataFrame, source: str) -> bool:
+        """Temp tables `_ids` (every row's key), `_new` (rows not yet stored) and `_prev` (what they correct).
+
+        Returns False when every row is new and corrects nothing: then `_ids` is the new rows.
+        """
         con = self.con
         nulls = staged["record_key"].null_count()
         parts = []
@@ -157,6 +161,11 @@ class IngestWrites:
             f"""CREATE OR REPLACE TEMP TABLE _old AS
             SELECT record_hash, event_key, seq FROM {S.INGEST_KEYS}
             WHERE record_hash IN (SELECT record_hash FROM _ids)""")
+        stored = con.execute("SELECT count(*) FROM _old").fetchall()[0][0]
+        repeats = staged["record_key"].drop_nulls().is_duplicated().any()  # key-less rows never repeat
+        if not stored and not repeats:  # the common case of fresh rows: all new, nothing to correct
+            con.execute("DROP TABLE _old")
+            return False
         con.execute(
             """CREATE OR REPLACE TEMP TABLE _new AS
             SELECT event_key, min(_row) AS _row, any_value(rk) AS rk, any_value(event_id) AS event_id,
@@ -175,24 +184,27 @@ class IngestWrites:
                 ON o.record_hash = n.record_hash
             WHERE c.prev_id IS NOT NULL OR o.event_key IS NOT NULL""")
         con.execute("DROP TABLE _old")
+        return True
 
-    def _insert_new(self, staged: pl.DataFrame, *, batch_id: str, actor: str, role: str, base_seq: int) -> int:
+    def _insert_new(self, staged: pl.DataFrame, general: bool, *, batch_id: str, actor: str, role: str,
+                    base_seq: int) -> int:
         """Append the chunk's new events and their keys (inside the chunk's transaction)."""
         con = self.con
         cols = [c for c in S.EVENT_COLUMNS if c not in S.STORE_ASSIGNED and c != "record_key"]
+        new, prev = ("_new", "p.prev_id") if general else ("_ids", "NULL")
         con.register("_chunk", staged.select("_row", *cols))
         try:
             con.execute(
                 f"""INSERT INTO {S.EVENTS} ({", ".join(cols)}, record_key, event_id, seq, actor, role,
                         recorded_at, batch_id, corrects_event_id)
-                SELECT {", ".join(f"s.{c}" for c in cols)}, n.rk, n.event_id, ? + n._row, ?, ?, ?, ?, p.prev_id
-                FROM _new n JOIN _chunk s ON s._row = n._row
-                LEFT JOIN _prev p ON p._row = n._row""",
+                SELECT {", ".join(f"s.{c}" for c in cols)}, n.rk, n.event_id, ? + n._row, ?, ?, ?, ?, {prev}
+                FROM {new} n JOIN _chunk s ON s._row = n._row
+                {"LEFT JOIN _prev p ON p._row = n._row" if general else ""}""",
                 [base_seq, actor, role, _now(), batch_id])
         finally:
             con.unregister("_chunk")
-        con.execute(f"INSERT INTO {S.INGEST_KEYS} SELECT record_hash, event_key, ? + _row FROM _new", [base_seq])
-        return con.execute("SELECT count(*) FROM _new").fetchall()[0][0]
+        con.execute(f"INSERT INTO {S.INGEST_KEYS} SELECT record_hash, event_key, ? + _row FROM {new}", [base_seq])
+        return con.execute(f"SELECT count(*) FROM {new}").fetchall()[0][0]
 
     # -- player master -----------------------------------------------------------------------------
     def _project_players(self, after_seq: int) -> None:
