@@ -101,23 +101,28 @@ class IngestWrites:
         version of a known record key supersedes the current one (`corrects_event_id`); versions
         inside the file chain in file order.
         """
-        added, general = 0, False
+        added = 0
         if staged.height:
-            general = self._stage_ids(staged, source)
-        with self.transaction():
-            self._reject(batch_id, rejected)
-            if staged.height:
-                added = self._insert_new(staged, general, batch_id=batch_id, actor=actor, role=role,
-                                         base_seq=base_seq)
-        if staged.height:
+            # Arrow string views: DuckDB reads Polars' strings in place (the default export copies them).
+            self.con.register("_c", staged.to_arrow(compat_level=pl.CompatLevel.newest()))
+            try:
+                general = self._stage_ids(staged, source)
+                with self.transaction():
+                    self._reject(batch_id, rejected)
+                    added = self._insert_new(general, batch_id=batch_id, actor=actor, role=role, base_seq=base_seq)
+            finally:
+                self.con.unregister("_c")
             self.con.execute("DROP TABLE _ids" + ("; DROP TABLE _new; DROP TABLE _prev" if general else ""))
+        else:
+            with self.transaction():
+                self._reject(batch_id, rejected)
         return added, staged.height - added
 
     def _reject(self, batch_id: str, frame: pl.DataFrame) -> None:
         """Keep rejected rows (columns row_number, raw, column, reason) with the batch."""
         if frame.height == 0:
             return
-        self.con.register("_rej", frame)
+        self.con.register("_rej", frame.to_arrow(compat_level=pl.CompatLevel.newest()))
         try:
             self.con.execute(
                 f'INSERT INTO {S.REJECTED_ROWS} SELECT ?, row_number, raw, "column", reason FROM _rej',
@@ -126,7 +131,8 @@ class IngestWrites:
             self.con.unregister("_rej")
 
     def _stage_ids(self, staged: pl.DataFrame, source: str) -> bool:
-        """Temp tables `_ids` (every row's key), `_new` (rows not yet stored) and `_prev` (what they correct).
+        """From the registered chunk `_c`, temp tables `_ids` (every row's key), `_new` (rows not yet
+        stored) and `_prev` (what they correct).
 
         Returns False when every row is new and corrects nothing: then `_ids` is the new rows.
         """
@@ -142,16 +148,12 @@ class IngestWrites:
                     PARTITION BY c.cm ORDER BY c._row) AS VARCHAR) AS rk
                 FROM (SELECT _row, md5(content) AS cm FROM _c WHERE record_key IS NULL) c
                 LEFT JOIN _occ o ON o.content_md5 = c.cm)""")
-        con.register("_c", staged.select("_row", "record_key", "content"))
-        try:
-            con.execute(
-                f"""CREATE OR REPLACE TEMP TABLE _ids AS
-                SELECT _row, rk, event_id, keyed, ('0x' || event_id)::UHUGEINT AS event_key,
-                    md5_number($1 || chr(31) || rk) AS record_hash
-                FROM ({" UNION ALL ".join(parts)})""",
-                [source])
-        finally:
-            con.unregister("_c")
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _ids AS
+            SELECT _row, rk, event_id, keyed, ('0x' || event_id)::UHUGEINT AS event_key,
+                md5_number($1 || chr(31) || rk) AS record_hash
+            FROM ({" UNION ALL ".join(parts)})""",
+            [source])
         if nulls:  # occurrence counts of key-less rows carry over to the next chunk of the file
             con.execute(
                 """INSERT INTO _occ SELECT split_part(rk, '#', 1), count(*) FROM _ids WHERE NOT keyed
@@ -186,23 +188,18 @@ class IngestWrites:
         con.execute("DROP TABLE _old")
         return True
 
-    def _insert_new(self, staged: pl.DataFrame, general: bool, *, batch_id: str, actor: str, role: str,
-                    base_seq: int) -> int:
-        """Append the chunk's new events and their keys (inside the chunk's transaction)."""
+    def _insert_new(self, general: bool, *, batch_id: str, actor: str, role: str, base_seq: int) -> int:
+        """Append the chunk's new events (from `_c`) and their keys (inside the chunk's transaction)."""
         con = self.con
         cols = [c for c in S.EVENT_COLUMNS if c not in S.STORE_ASSIGNED and c != "record_key"]
         new, prev = ("_new", "p.prev_id") if general else ("_ids", "NULL")
-        con.register("_chunk", staged.select("_row", *cols))
-        try:
-            con.execute(
-                f"""INSERT INTO {S.EVENTS} ({", ".join(cols)}, record_key, event_id, seq, actor, role,
-                        recorded_at, batch_id, corrects_event_id)
-                SELECT {", ".join(f"s.{c}" for c in cols)}, n.rk, n.event_id, ? + n._row, ?, ?, ?, ?, {prev}
-                FROM {new} n JOIN _chunk s ON s._row = n._row
-                {"LEFT JOIN _prev p ON p._row = n._row" if general else ""}""",
-                [base_seq, actor, role, _now(), batch_id])
-        finally:
-            con.unregister("_chunk")
+        con.execute(
+            f"""INSERT INTO {S.EVENTS} ({", ".join(cols)}, record_key, event_id, seq, actor, role,
+                    recorded_at, batch_id, corrects_event_id)
+            SELECT {", ".join(f"s.{c}" for c in cols)}, n.rk, n.event_id, ? + n._row, ?, ?, ?, ?, {prev}
+            FROM {new} n JOIN _c s ON s._row = n._row
+            {"LEFT JOIN _prev p ON p._row = n._row" if general else ""}""",
+            [base_seq, actor, role, _now(), batch_id])
         con.execute(f"INSERT INTO {S.INGEST_KEYS} SELECT record_hash, event_key, ? + _row FROM {new}", [base_seq])
         return con.execute(f"SELECT count(*) FROM {new}").fetchall()[0][0]
 
