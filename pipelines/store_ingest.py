@@ -168,21 +168,22 @@ class IngestWrites:
         if not stored and not repeats:  # the common case of fresh rows: all new, nothing to correct
             con.execute("DROP TABLE _old")
             return False
+        # New rows: first occurrence in the chunk of an event key not stored yet.
         con.execute(
-            """CREATE OR REPLACE TEMP TABLE _new AS
-            SELECT event_key, min(_row) AS _row, any_value(rk) AS rk, any_value(event_id) AS event_id,
-                any_value(record_hash) AS record_hash
-            FROM _ids WHERE event_key NOT IN (SELECT event_key FROM _old) GROUP BY event_key""")
+            """CREATE OR REPLACE TEMP TABLE _new AS SELECT _row, rk, event_id, event_key, record_hash FROM _ids
+            WHERE event_key NOT IN (SELECT event_key FROM _old)"""
+            + (" QUALIFY row_number() OVER (PARTITION BY event_key ORDER BY _row) = 1" if repeats else ""))
         # What each new version corrects: the version before it in this file, else the newest stored one.
+        chain = """SELECT _row, lag(event_id) OVER (PARTITION BY record_hash ORDER BY _row) AS prev_id FROM _new
+            WHERE record_hash IN (SELECT record_hash FROM _new GROUP BY record_hash HAVING count(*) > 1)"""
         con.execute(
-            """CREATE OR REPLACE TEMP TABLE _prev AS
+            f"""CREATE OR REPLACE TEMP TABLE _prev AS
             SELECT n._row, coalesce(c.prev_id, printf('%032x', o.event_key)) AS prev_id
             FROM _new n
-            LEFT JOIN (
-                SELECT _row, lag(event_id) OVER (PARTITION BY record_hash ORDER BY _row) AS prev_id FROM _new
-                WHERE record_hash IN (SELECT record_hash FROM _new GROUP BY record_hash HAVING count(*) > 1)
-            ) c ON c._row = n._row
-            LEFT JOIN (SELECT record_hash, arg_max(event_key, seq) AS event_key FROM _old GROUP BY record_hash) o
+            LEFT JOIN ({chain if repeats else "SELECT NULL::BIGINT AS _row, NULL::VARCHAR AS prev_id"}) c
+                ON c._row = n._row
+            LEFT JOIN (SELECT record_hash, arg_max(event_key, seq) AS event_key FROM _old
+                WHERE record_hash IN (SELECT record_hash FROM _new) GROUP BY record_hash) o
                 ON o.record_hash = n.record_hash
             WHERE c.prev_id IS NOT NULL OR o.event_key IS NOT NULL""")
         con.execute("DROP TABLE _old")
