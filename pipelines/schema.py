@@ -13,6 +13,7 @@ REJECTED_ROWS = "rejected_rows"
 MIGRATIONS = "schema_migrations"
 BUILDS = "builds"
 SCHEME_VERSIONS = "scheme_versions"
+MODEL_FITS = "model_fits"
 # Derived snapshot tables: recomputable from events, one set of rows per as_of. Their columns follow
 # the metric catalog, so the store adds new columns as the catalog grows instead of a migration.
 DERIVED = ("player_metrics", "player_segments", "player_insights", "player_clv", "player_churn_model")
@@ -182,9 +183,31 @@ _V3 = [
     EVENTS_CURRENT_VIEW,
 ]
 
+# Incremental builds: what a build saw besides the event sequence (merges, metric definitions), how
+# it was computed, and the population models it fitted (reused by later builds until stale).
+_V8 = [
+    f"ALTER TABLE {BUILDS} ADD COLUMN merge_seq BIGINT",
+    f"ALTER TABLE {BUILDS} ADD COLUMN catalog_version VARCHAR",
+    f"ALTER TABLE {BUILDS} ADD COLUMN mode VARCHAR",
+    f"ALTER TABLE {BUILDS} ADD COLUMN base_build_id VARCHAR",
+    f"ALTER TABLE {BUILDS} ADD COLUMN recomputed BIGINT",
+    f"""CREATE TABLE {MODEL_FITS} (
+        fit_id VARCHAR PRIMARY KEY,
+        kind VARCHAR NOT NULL,
+        as_of DATE NOT NULL,
+        build_id VARCHAR NOT NULL,
+        catalog_version VARCHAR NOT NULL,
+        params JSON NOT NULL,
+        actor VARCHAR NOT NULL,
+        role VARCHAR NOT NULL,
+        fitted_at TIMESTAMP NOT NULL
+    )""",
+]
+
 # (version, description, statements). Append new versions; never edit a released one.
 MIGRATIONS_LIST: list[tuple[int, str, list[str]]] = [
     (1, "events, player master, merges, batches, rejected rows", _V1),
     (2, "derived builds log, segmentation scheme versions", _V2),
     (3, "player aliases as a table maintained by merges", _V3),
+    (8, "incremental builds: merge watermark, catalog version, mode; fitted population models", _V8),
 ]

@@ -15,6 +15,7 @@ import polars as pl
 
 from pipelines import schema as S
 from pipelines.errors import UserError
+from pipelines.store_derived import DerivedStore
 
 DEFAULT_DB = Path("data") / "player360.duckdb"
 
@@ -42,8 +43,11 @@ def _sql_type(dtype: pl.DataType) -> str:
     raise ValueError(f"no DuckDB type for staging dtype {dtype}")
 
 
-class Store:
-    """A connection to one player360 DuckDB file, migrated to the newest schema on open."""
+class Store(DerivedStore):
+    """A connection to one player360 DuckDB file, migrated to the newest schema on open.
+
+    The derived build's reads and writes (shards, changed players, fitted models) live in
+    ``pipelines.store_derived``."""
 
     def __init__(self, path: Path | str | None = None, *, read_only: bool = False):
         self.path = Path(path) if path is not None else default_db_path()
