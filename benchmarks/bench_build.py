@@ -33,12 +33,18 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+_last = [time.perf_counter()]
+
+
 def _stage(text: str) -> None:
-    print(f"    . {text}", flush=True)
+    """Print a build stage with the time since the previous one (where a build spends its time)."""
+    now = time.perf_counter()
+    print(f"    . {now - _last[0]:6.2f} s later: {text}  (peak {_peak_mb():,.0f} MB)", flush=True)
+    _last[0] = now
 
 
 def _timed(label: str, fn):
-    t = time.perf_counter()
+    t = _last[0] = time.perf_counter()
     value = fn()
     print(f"  {label:44s} {time.perf_counter() - t:8.2f} s   (process peak so far {_peak_mb():7.0f} MB)", flush=True)
     return value

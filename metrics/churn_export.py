@@ -8,7 +8,8 @@ medians, means, scales, coefficients and intercept. :func:`predict_exported` app
 
     p = 1 / (1 + exp(-(((x with NaN -> median) - mean) / scale) . coef - intercept))
 
-which is ``predict_proba(x)[:, 1]`` of the pipeline up to floating-point rounding (tested to 1e-12).
+which is ``predict_proba(x)[:, 1]`` of the pipeline up to floating-point rounding (tested to 1e-12),
+evaluated as one Polars expression over the frame's columns (no float matrix of every feature).
 Every build, the one that trains included, scores through this path, so a build that trains and a
 build that reuses the same fit give identical probabilities.
 """
@@ -22,9 +23,9 @@ import numpy as np
 import polars as pl
 from scipy.special import expit
 
-from metrics.churn_model import ChurnModel, _matrix
+from metrics.churn_model import ChurnModel
 
-__all__ = ["export_logistic", "predict_exported"]
+__all__ = ["export_logistic", "logit", "predict_exported"]
 
 
 def export_logistic(model: ChurnModel) -> dict[str, Any]:
@@ -43,12 +44,21 @@ def export_logistic(model: ChurnModel) -> dict[str, Any]:
     }
 
 
+def logit(params: dict[str, Any], columns: set[str] | None = None) -> pl.Expr:
+    """The model's log-odds as one Polars expression over the feature columns (``columns``: those
+    the frame has; a feature it lacks counts as missing, i.e. as its median)."""
+    terms = []
+    for name, median, mean, scale, weight in zip(params["features"], params["medians"], params["means"],
+                                                 params["scales"], params["coef"], strict=True):
+        x = pl.col(name).cast(pl.Float64) if columns is None or name in columns else pl.lit(None, dtype=pl.Float64)
+        x = pl.when(x.is_finite()).then(x).otherwise(pl.lit(median))  # nulls, NaN and inf: missing
+        terms.append((x - mean) / scale * weight)
+    return pl.sum_horizontal(terms) + params["intercept"]
+
+
 def predict_exported(params: dict[str, Any], features: pl.DataFrame) -> np.ndarray:
     """P(churn) per row of ``features`` from :func:`export_logistic` numbers (columns by name)."""
     if features.height == 0:
         return np.empty(0, dtype=np.float64)
-    x = _matrix(features, params["features"])
-    medians = np.asarray(params["medians"], dtype=np.float64)
-    x = np.where(np.isnan(x), medians, x)
-    z = (x - np.asarray(params["means"])) / np.asarray(params["scales"])
-    return expit(z @ np.asarray(params["coef"]) + params["intercept"])
+    z = features.select(logit(params, set(features.columns)).alias("z")).to_series().to_numpy()
+    return expit(z)

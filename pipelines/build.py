@@ -36,6 +36,9 @@ from pipelines.errors import UserError
 from pipelines.store import Store
 
 Progress = Callable[[str], None]
+# DuckDB's buffer pool during a build (PLAYER360_BUILD_MEMORY_LIMIT overrides): the build streams
+# events shard by shard, so a larger pool would only cache pages it never reads again.
+BUILD_MEMORY_LIMIT = "1GB"
 
 
 @dataclass
@@ -77,7 +80,8 @@ def derive(aggregates: pl.DataFrame, as_of: date, schemes: list[Scheme], rules: 
     cutoff = datetime.combine(as_of + timedelta(days=1), time())  # the whole as_of day counts
     base = finish_metrics(aggregates.lazy(), cutoff)
     deltas = player_deltas(base).drop("as_of", strict=False)
-    wide = base.join(deltas, on="player_id", how="left").with_columns(pl.lit(as_of).alias("as_of")).collect()
+    wide = (base.join(deltas, on="player_id", how="left", maintain_order="left")  # sorted by player: see write
+            .with_columns(pl.lit(as_of).alias("as_of")).collect())
     step = max(1, -(-wide.height // parts))
     slices = [wide.slice(k, step) for k in range(0, max(wide.height, 1), step)]
     merged = summaries(slices, schemes)
@@ -106,7 +110,7 @@ def build(store: Store, as_of: date | None = None, *, actor: str, role: str = "e
         return BuildResult(as_of, "current")
     build_id = f"D{started:%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}"
     cutoff = datetime.combine(as_of + timedelta(days=1), time())
-    with store.build_session(os.environ.get("PLAYER360_BUILD_MEMORY_LIMIT")):
+    with store.build_session(os.environ.get("PLAYER360_BUILD_MEMORY_LIMIT", BUILD_MEMORY_LIMIT)):
         schemes, rules = configured(store)
         clv_fit = usable_fit(store, "clv", version, as_of, refit)
         churn_fit = usable_fit(store, "churn", version, as_of, refit)

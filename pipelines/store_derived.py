@@ -169,7 +169,7 @@ class DerivedStore:
             f"""WITH fresh AS (
                 SELECT player_id, ts, corrects_event_id FROM {S.EVENTS}
                 WHERE seq > ? OR batch_id IN (SELECT batch_id FROM {S.INGEST_BATCHES}
-                                              WHERE status = 'done' AND finished_at >= ?)
+                                              WHERE status <> 'running' AND finished_at >= ?)
             ), touched AS (
                 SELECT player_id FROM fresh WHERE ts <= ?
                 UNION ALL SELECT player_id FROM {S.EVENTS}
@@ -195,12 +195,12 @@ class DerivedStore:
             f"""SELECT count(*) FROM {S.BUILDS} b WHERE as_of = ? AND status = 'done' AND max_seq = ?
                 AND merge_seq = ? AND catalog_version = ?
                 AND NOT EXISTS (SELECT 1 FROM {S.INGEST_BATCHES} i
-                                WHERE i.status = 'done' AND i.finished_at >= b.started_at)""",
+                                WHERE i.status <> 'running' AND i.finished_at >= b.started_at)""",
             [as_of, max_seq, merge_seq, catalog_version],
         ).fetchall()[0][0] > 0
 
     def snapshot_columns(self, table: str, as_of: Any, columns: Sequence[str]) -> pl.DataFrame:
-        """Some columns of one derived snapshot, sorted by player."""
+        """Some columns of one derived snapshot (in the order its rows were written)."""
         if table not in S.DERIVED:
             raise ValueError(f"not a derived table: {table!r}")
         have = {r[0] for r in self.con.execute(f"DESCRIBE {table}").fetchall()}
@@ -208,7 +208,7 @@ class DerivedStore:
         if missing:
             raise KeyError(f"{table} lacks {missing}")
         select = ", ".join(f'"{c}"' for c in columns)
-        return self.sql(f"SELECT {select} FROM {table} WHERE as_of = ? ORDER BY player_id", [as_of])
+        return self.sql(f"SELECT {select} FROM {table} WHERE as_of = ?", [as_of])
 
     def clear_snapshot(self, table: str, as_of: Any) -> None:
         """Drop the rows of ``as_of`` from a derived table (a build that has nothing for it)."""

@@ -18,11 +18,19 @@ def carry_forward(previous: pl.DataFrame, fresh: pl.DataFrame, changed: pl.DataF
 
     ``fresh`` holds the recomputed rows of (some of) the ``changed`` players: a changed player
     without a fresh row has dropped out (merged away, or no longer in the population). Columns and
-    types follow ``fresh``.
+    types follow ``fresh``. The two sorted parts are merged, not sorted again (a snapshot is read
+    back in the player order it was written in; anything else is sorted first).
     """
     missing = [c for c in fresh.columns if c not in previous.columns]
     if missing:
         raise ValueError(f"the previous snapshot lacks columns {missing}: recompute it in full")
-    kept = previous.join(changed.select(pl.col("player_id").cast(pl.String)), on="player_id", how="anti")
+    gone = changed.get_column("player_id").cast(pl.String)
+    kept = previous.filter(~pl.col("player_id").is_in(gone.implode()))
     kept = kept.select([pl.col(c).cast(t) for c, t in fresh.schema.items()])
-    return pl.concat([kept, fresh], how="vertical").sort("player_id")
+    return _sorted(kept).merge_sorted(_sorted(fresh), key="player_id")
+
+
+def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame sorted by player_id (a cheap check when it already is)."""
+    ids = frame.get_column("player_id")
+    return frame if ids.is_sorted() else frame.sort("player_id")
