@@ -29,6 +29,7 @@ import polars as pl
 
 from app import model as M
 from app import queries as Q
+from pipelines.access import Access, Principal
 from pipelines.errors import UserError
 from pipelines.store import Store, default_db_path
 
@@ -109,7 +110,7 @@ class PlayerData:
         """First and last name (or the id)."""
         p = self.profile or {}
         full = " ".join(x for x in (p.get("first_name"), p.get("last_name")) if x)
-        return full or self.player_id
+        return full or p.get("pseudonym") or self.player_id
 
 
 class DataStore:
@@ -181,16 +182,19 @@ class DataStore:
             return False, str(exc)
 
     # -- cache -----------------------------------------------------------------------------------------
-    def cached(self, key: tuple, fn: Callable[[Store], T], ttl: float | None = None) -> T:
-        """`fn(store)`, cached under `key` for `ttl` seconds (default: the data store's ttl)."""
+    def cached(self, who: Principal, key: tuple, fn: Callable[[Access], T], ttl: float | None = None) -> T:
+        """`fn(access)` for the principal `who`, cached under `key` and who's scope for `ttl` seconds
+        (default: the data store's ttl). Every read of the app goes through here: `fn` only ever
+        gets the principal's `Access`, never the store."""
         ttl = self.ttl if ttl is None else ttl
+        key = (key[0], who.key, *key[1:])
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(key)
             if hit and now - hit[0] < ttl:
                 return hit[1]
             with self.store() as store:
-                value = fn(store)
+                value = fn(Access(store, who))
             self._cache[key] = (now, value)
             if len(self._cache) > 512:  # drop the oldest entries
                 for old in sorted(self._cache, key=lambda k: self._cache[k][0])[:128]:
@@ -211,6 +215,16 @@ class DataStore:
                     del self._cache[key]
             self._status = None
 
+    # -- who is signed in --------------------------------------------------------------------------------
+    def user(self, username: str | None) -> dict[str, Any] | None:
+        """The `users` row of a signed-in user (without its hash), or None: role and scope always
+        come from here, never from the browser."""
+        if not username:
+            return None
+        with self.store() as s:
+            row = s.user(username)
+        return {k: v for k, v in row.items() if k != "password_hash"} if row else None
+
     # -- overview --------------------------------------------------------------------------------------
     def status(self, refresh: bool = False) -> StoreStatus:
         """Counts per table, events per source and recent batches (cached)."""
@@ -224,21 +238,21 @@ class DataStore:
                 self._status = StoreStatus(self.path, False, str(exc), read_at=now)
         return self._status
 
-    def freshness(self) -> Freshness:
-        """Newest event, newest build and how many events arrived since (cached)."""
-        return self.cached(("freshness",), self._read_freshness)
+    def freshness(self, who: Principal) -> Freshness:
+        """Newest event, newest build and how many events arrived since, in who's scope (cached)."""
+        return self.cached(who, ("freshness",), self._read_freshness)
 
-    def tables(self) -> frozenset[str]:
+    def tables(self, who: Principal) -> frozenset[str]:
         """Table names (cached: derived tables appear with the first build)."""
-        return self.cached(("tables",), Q.tables)
+        return self.cached(who, ("tables",), Q.tables)
 
-    def properties(self) -> list[str]:
-        """Property ids (cached)."""
-        return self.cached(("properties",), Q.properties, self.aggregate_ttl)
+    def properties(self, who: Principal) -> list[str]:
+        """Property ids in who's scope (cached)."""
+        return self.cached(who, ("properties",), Q.properties, self.aggregate_ttl)
 
-    def kpis(self, days: int = 30, buckets: int = 12) -> M.Kpis:
+    def kpis(self, who: Principal, days: int = 30, buckets: int = 12) -> M.Kpis:
         """The KPI strip: `buckets` periods of `days` days ending with the newest event's day."""
-        def read(s: Store) -> M.Kpis:
+        def read(s: Access) -> M.Kpis:
             newest = Q.watermark(s)["newest_ts"]
             if newest is None:
                 return M.Kpis(None, days, pl.DataFrame(), pl.DataFrame(), "No events yet.")
@@ -247,64 +261,67 @@ class DataStore:
             trend = Q.kpi_buckets(s, start, days, buckets).with_columns(
                 (pl.lit(start) + pl.duration(days=pl.col("bucket") * days)).alias("start"))
             return M.Kpis(end, days, trend, Q.at_risk_by_snapshot(s))
-        return self.cached(("kpis", days, buckets), read, self.aggregate_ttl)
+        return self.cached(who, ("kpis", days, buckets), read, self.aggregate_ttl)
 
     # -- players ---------------------------------------------------------------------------------------
-    def search(self, text: str, limit: int = 20) -> pl.DataFrame:
+    def search(self, who: Principal, text: str, limit: int = 20) -> pl.DataFrame:
         """Players matching a search text (id, name, e-mail, phone, card; partial, any case)."""
         text = (text or "").strip()
         if not text:
             return pl.DataFrame()
-        return self.cached(("search", text.casefold(), limit), lambda s: Q.search_players(s, text, limit))
+        return self.cached(who, ("search", text.casefold(), limit), lambda s: Q.search_players(s, text, limit))
 
-    def player(self, player_id: str) -> PlayerData:
-        """One player's profile, properties, newest metrics / segments / insights and events."""
-        return self.cached(("player", player_id), lambda s: self._read_player(s, player_id))
+    def player(self, who: Principal, player_id: str) -> PlayerData:
+        """One player's profile, properties, newest metrics / segments / insights and events, as
+        `who` may see them (a player outside who's scope is not found)."""
+        return self.cached(who, ("player", player_id), lambda s: self._read_player(s, player_id))
 
-    def _read_player(self, s: Store, requested: str) -> PlayerData:
+    def _read_player(self, s: Access, requested: str) -> PlayerData:
         t0 = time.perf_counter()
         survivor, ids = Q.player_ids(s, requested)
         profile = Q.player_profile(s, survivor)
         if profile is None:
-            return PlayerData(requested, survivor, False, freshness=self.freshness())
+            return PlayerData(requested, survivor, False, freshness=self.freshness(s.principal))
         events = Q.player_events(s, ids, self.EVENT_LIMIT)
-        known = self.tables()
+        known = self.tables(s.principal)
         data = PlayerData(
             requested, survivor, True, profile, Q.player_properties(s, ids),
             Q.snapshot_row(s, "player_metrics", survivor, known), Q.snapshot_row(s, "player_segments", survivor, known),
-            Q.player_insights(s, survivor, known), events, events.height >= self.EVENT_LIMIT, self.freshness(),
+            Q.player_insights(s, survivor, known), events, events.height >= self.EVENT_LIMIT,
+            self.freshness(s.principal),
         )
         data.seconds = time.perf_counter() - t0
         return data
 
     @staticmethod
-    def _read_freshness(s: Store) -> Freshness:
+    def _read_freshness(s: Access) -> Freshness:
         mark = Q.watermark(s)
         build = Q.latest_build(s)
         since = Q.events_after(s, build["max_seq"]) if build else None
         return Freshness(mark["newest_ts"], mark["newest_recorded"], mark["events"], build, since)
 
-    def open_visits(self) -> pl.DataFrame:
-        """Every open visit, newest first, with the player's name (short cache: it is live data)."""
-        def read(s: Store) -> pl.DataFrame:
+    def open_visits(self, who: Principal) -> pl.DataFrame:
+        """Every open visit in who's scope, newest first, with the player's name (short cache)."""
+        def read(s: Access) -> pl.DataFrame:
             visits = Q.open_visits(s)
             if visits.is_empty():
                 return visits
             return visits.join(Q.names(s, visits["player_id"].unique().to_list()).select("player_id", "name", "tier"),
                                on="player_id", how="left")
-        return self.cached(("open_visits",), read)
+        return self.cached(who, ("open_visits",), read)
 
     # -- shift report ----------------------------------------------------------------------------------
-    def data_clock(self, property_id: str | None = None) -> datetime | None:
+    def data_clock(self, who: Principal, property_id: str | None = None) -> datetime | None:
         """The newest event time (at a property): 'now' as far as the data knows."""
-        return self.cached(("clock", property_id), lambda s: Q.newest_event_at(s, property_id))
+        return self.cached(who, ("clock", property_id), lambda s: Q.newest_event_at(s, property_id))
 
-    def shift_snapshot(self, property_id: str, start: datetime, end: datetime) -> M.ShiftSnapshot:
-        """The shift report of a property and window, shared by every view that shows it."""
-        return self.cached(("shift", property_id, start, end),
+    def shift_snapshot(self, who: Principal, property_id: str, start: datetime, end: datetime) -> M.ShiftSnapshot:
+        """The shift report of a property and window, shared by every view that shows it (empty
+        for a property outside who's scope)."""
+        return self.cached(who, ("shift", property_id, start, end),
                            lambda s: self._read_shift(s, property_id, start, end))
 
-    def _read_shift(self, s: Store, property_id: str, start: datetime, end: datetime) -> M.ShiftSnapshot:
+    def _read_shift(self, s: Access, property_id: str, start: datetime, end: datetime) -> M.ShiftSnapshot:
         visits = Q.visits_overlapping(s, property_id, start, end)
         events = Q.shift_events(s, property_id, start, end)
         collab = M.collab_state(Q.collaboration_events(s))
@@ -314,8 +331,8 @@ class DataStore:
         insights = Q.insights_for(s, sorted(ids)) if ids else pl.DataFrame()
         excluded = set()
         if Q.table_exists(s, "player_metrics") and ids:
-            excluded = set(s.sql("SELECT player_id FROM player_metrics WHERE as_of = (SELECT max(as_of) FROM "
-                                 "player_metrics) AND exclusion_active AND player_id IN (SELECT unnest(?::VARCHAR[]))",
+            excluded = set(s.sql(f"SELECT player_id FROM s_derived('player_metrics') WHERE as_of = {Q.NEWEST_AS_OF} "
+                                 "AND exclusion_active AND player_id IN (SELECT unnest(?::VARCHAR[]))",
                                  [sorted(ids)])["player_id"].to_list())
         if people.height:
             excluded |= {r["player_id"] for r in people.iter_rows(named=True) if "self_excluded" in (r["flags"] or [])}
@@ -324,11 +341,31 @@ class DataStore:
                              data_newest=Q.newest_event_at(s, property_id), clock=Q.newest_event_at(s))
 
     # -- writes ----------------------------------------------------------------------------------------
-    def record_event(self, **kwargs: Any) -> str:
-        """Append one attributed event (note, tag, task, ...) and drop the cache: see
-        `pipelines.store.Store.record_event` for the arguments."""
+    def record_event(self, who: Principal, *, action: str, **kwargs: Any) -> str:
+        """Append one event (note, tag, task, ...) written by `who` if who's role may perform
+        `action` on this player, and drop the cache: see `pipelines.access.Access.record_event`."""
         with self.store() as s:
-            event_id = s.record_event(**kwargs)
+            event_id = Access(s, who).record_event(action=action, **kwargs)
             self.writes += 1
             self.invalidate(self.WRITE_SENSITIVE)
         return event_id
+
+    def audit(self, who: Principal, action: str, **kwargs: Any) -> None:
+        """Record an action of `who` (export, reveal, ...) in the audit log."""
+        with self.store() as s:
+            Access(s, who).audit(action, **kwargs)
+
+    def reveal(self, who: Principal, player_id: str, field_name: str) -> Any:
+        """A masked personal field of a player, revealed to `who` (audited)."""
+        with self.store() as s:
+            return Access(s, who).reveal(player_id, field_name)
+
+    def access(self, who: Principal) -> Iterator[Access]:
+        """`with data.access(who) as acc:` the principal's Access under the connection lock, for
+        reads that are not cached (exports, audit views)."""
+        return self._access(who)
+
+    @contextmanager
+    def _access(self, who: Principal) -> Iterator[Access]:
+        with self.store() as s:
+            yield Access(s, who)

@@ -1,8 +1,10 @@
-"""The served app (`panel serve app/main.py`, or `player360 serve`): a navigation shell over pages.
+"""The served app (`player360 serve`: `panel serve app/main.py --auth-module app/auth.py`).
 
-Per session: one `Session` (user and role), the page state, the player, search, shift and overview
-states; every session shares the process-wide `DataStore`. The URL carries the open page, player
-and shift (`?page=player&player=PL0000001`, `?page=shift&property=P01&day=2026-01-01&shift=swing`).
+Per session: the signed-in user's `Session` (role and property scope read from the store), the
+page state, the player, search, shift, overview and audit states; every session shares the
+process-wide `DataStore`, and every read goes through the access layer with the session's
+principal. The navigation offers only the pages the user's role may view. The URL carries the open
+page, player and shift (`?page=player&player=PL0000001`, `?page=shift&property=P01&day=...`).
 """
 
 from __future__ import annotations
@@ -11,24 +13,36 @@ import html
 
 import panel as pn
 
-from app.data import DataStore
+from app.data import DataStore, DataUnavailable
+from app.pages.audit import AuditPage
 from app.pages.overview import OverviewPage
 from app.pages.player import PlayerPage
 from app.pages.shift import ShiftPage
 from app.state import PAGES, AppState, OverviewState, PlayerSearch, PlayerState, Session, ShiftState
+from app.state.audit import AuditState
 
 pn.extension("tabulator", notifications=False)
+
+
+def _session(data: DataStore) -> Session:
+    """The signed-in user's session (a session that sees nothing when the user is unknown)."""
+    try:
+        return Session.for_user(data.user(pn.state.user))
+    except DataUnavailable:
+        return Session()
 
 
 def app() -> pn.template.FastListTemplate:
     """The navigation shell of one session."""
     data = DataStore.shared()
-    session = Session.from_login(pn.state.user, pn.state.user_info)
-    shell = AppState()
+    session = _session(data)
+    allowed = [p for p in PAGES if session.may_view(p)]
+    shell = AppState(allowed=allowed or ["overview"])
     player = PlayerState(data=data, session=session)
-    search = PlayerSearch(data=data)
-    shift = ShiftState(data=data)
-    overview = OverviewState(data=data)
+    search = PlayerSearch(data=data, session=session)
+    shift = ShiftState(data=data, session=session)
+    overview = OverviewState(data=data, session=session)
+    audit = AuditState(data=data, session=session)
 
     def open_player(player_id: str) -> None:
         player.open(player_id)
@@ -38,14 +52,19 @@ def app() -> pn.template.FastListTemplate:
         "overview": lambda: OverviewPage(overview=overview),
         "player": lambda: PlayerPage(player=player, search=search),
         "shift": lambda: ShiftPage(shift=shift, open_player=open_player),
+        "audit": lambda: AuditPage(audit=audit),
     }
     built: dict[str, pn.viewable.Viewable] = {}
     container = pn.Column(sizing_mode="stretch_width")
-    nav = pn.widgets.RadioButtonGroup(options={label: key for key, label in PAGES.items()}, value=shell.page,
+    nav = pn.widgets.RadioButtonGroup(options={PAGES[k]: k for k in shell.allowed}, value=shell.page,
                                       orientation="vertical", color="primary", variant="outline",
                                       sizing_mode="stretch_width", css_classes=["nav"])
 
     def show(*_events) -> None:
+        if not session.signed_in:
+            container.objects = [pn.pane.Alert("Your account is not known to this store: sign in again.",
+                                               alert_type="danger", css_classes=["signed-out"])]
+            return
         if shell.page not in built:
             built[shell.page] = pn.panel(builders[shell.page]())
         container.objects = [built[shell.page]]
@@ -60,10 +79,13 @@ def app() -> pn.template.FastListTemplate:
         pn.state.location.sync(shell, {"page": "page"})
         pn.state.location.sync(shift, {"property_id": "property", "day": "day", "shift": "shift"})
     show()
-    who = html.escape(f"Signed in as {session.user} ({session.role})")
+    scope = "all properties" if session.all_properties else ", ".join(session.properties) or "no property"
+    who = html.escape(f"Signed in as {session.user or '?'} ({session.role}; {scope})")
+    account = pn.pane.HTML(f'<div class="whoami" style="color:#5f6b7a;font-size:12px">{who}<br>'
+                           '<a href="/logout" class="logout">Sign out</a></div>')
     return pn.template.FastListTemplate(
-        title="Player 360", sidebar=[nav, pn.pane.HTML(f'<div style="color:#5f6b7a;font-size:12px">{who}</div>')],
-        main=[container], sidebar_width=210, accent="#2f5d8a", main_layout=None)
+        title="Player 360", sidebar=[nav, account], main=[container], sidebar_width=210, accent="#2f5d8a",
+        main_layout=None)
 
 
 app().servable()

@@ -14,10 +14,11 @@ from typing import Any
 
 import polars as pl
 
+from pipelines.roles import NOTE_VISIBILITIES, policy
+
 NOTE_TYPES = ("note", "note_edited", "dispute", "service")
 EDITABLE_NOTE_TYPES = ("note", "note_edited")
-VISIBILITIES = ("all", "managers", "private")
-MANAGER_ROLES = frozenset({"manager", "shift_manager", "compliance", "admin"})
+VISIBILITIES = NOTE_VISIBILITIES
 ATTENTION_TAG = "attention needed"
 SUGGESTED_TAGS = ("VIP", "attention needed", "dispute history", "comps sensitive",
                   "prefers blackjack", "smoke-free table", "do not call")
@@ -179,15 +180,17 @@ def note_root(row: dict[str, Any]) -> str:
     return row.get("a_note_id") or row["event_id"]
 
 
+def is_manager(role: str) -> bool:
+    """Whether a role reads managers-only notes (and may edit others' notes)."""
+    return "managers" in policy(role).note_levels
+
+
 def can_see(visibility: str | None, author: str | None, user: str, role: str) -> bool:
-    """Note visibility: all staff; managers only; private to its author."""
-    if visibility in (None, "", "all"):
-        return True
-    if visibility == "managers":
-        return role in MANAGER_ROLES
+    """Note visibility (the access layer already filters reads the same way): everyone in scope,
+    managers only, compliance only, private to its author."""
     if visibility == "private":
         return author == user
-    return role in MANAGER_ROLES
+    return (visibility or "all") in policy(role).note_levels
 
 
 def notes(events: pl.DataFrame, user: str = "", role: str = "") -> tuple[list[dict[str, Any]], int]:

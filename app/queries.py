@@ -1,8 +1,9 @@
-"""The app's read queries: parameterised SQL through `Store.sql` (the store stays the only DuckDB user).
+"""The app's read queries, all through the access layer (`pipelines.access.Access`).
 
-Every function takes an open `pipelines.store.Store` and returns Polars frames or plain values.
-User input only ever reaches DuckDB as a bound parameter (`?`): the SQL text is assembled from
-constants in this module, never from what a person typed.
+Every function takes the `Access` of the signed-in user and reads only its scoped relations
+(`s_players()`, `s_events()`, `s_derived('player_metrics')`, ...): what a user may not see is
+never read. User input only ever reaches DuckDB as a bound parameter (`?`): the SQL text is
+assembled from constants in this module, never from what a person typed.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from pipelines.store import Store
+from pipelines.access import Access
 
 # Event types that make a player "seen" (docs/metrics-contract.md: first_seen / last_seen).
 ACTIVITY = ("visit", "rating_slip", "buy_in", "cash_out", "order")
@@ -29,30 +30,32 @@ TIERS = ("bronze", "silver", "gold", "platinum", "black")  # lowest first
 BEST_TIER = ("arg_max(pp.tier, CASE pp.tier " + " ".join(f"WHEN '{t}' THEN {i + 1}" for i, t in enumerate(TIERS))
              + " ELSE 0 END)")
 SEARCH_FIELDS = ("p.player_id", "p.first_name", "p.last_name", "p.email")
+# the as_of of the newest derived snapshot (every build writes every derived table for its as_of)
+NEWEST_AS_OF = "(SELECT max(as_of) FROM builds WHERE status = 'done')"
 
 
-def tables(store: Store) -> frozenset[str]:
+def tables(store: Access) -> frozenset[str]:
     """Names of every table and view (derived snapshots exist only after a build)."""
     return frozenset(store.sql("SELECT table_name FROM information_schema.tables")["table_name"].to_list())
 
 
-def table_exists(store: Store, name: str, known: frozenset[str] | None = None) -> bool:
+def table_exists(store: Access, name: str, known: frozenset[str] | None = None) -> bool:
     """Whether a table or view exists (`known`: a `tables()` answer to reuse)."""
     return name in (known if known is not None else tables(store))
 
 
 # -- freshness ------------------------------------------------------------------------------------
-def watermark(store: Store) -> dict[str, Any]:
+def watermark(store: Access) -> dict[str, Any]:
     """Event count, newest sequence number, newest event time of the ingested sources (the data's
     'now': staff writes in the app are stamped with the wall clock and do not move it) and the
     newest write of any kind."""
     row = store.sql("SELECT count(*) AS events, max(seq) AS max_seq, "
                     "max(ts) FILTER (WHERE source <> 'app') AS newest_ts, "
-                    "max(recorded_at) AS newest_recorded FROM events").row(0, named=True)
+                    "max(recorded_at) AS newest_recorded FROM s_events_all()").row(0, named=True)
     return row
 
 
-def latest_build(store: Store) -> dict[str, Any] | None:
+def latest_build(store: Access) -> dict[str, Any] | None:
     """The newest finished derived build (as_of, computed time, events seen), or None."""
     if not table_exists(store, "builds"):
         return None
@@ -60,15 +63,15 @@ def latest_build(store: Store) -> dict[str, Any] | None:
     return frame.row(0, named=True) if frame.height else None
 
 
-def events_after(store: Store, seq: int) -> int:
+def events_after(store: Access, seq: int) -> int:
     """How many events were written after sequence number `seq` (not yet in a build)."""
-    return int(store.sql("SELECT count(*) AS n FROM events WHERE seq > ?", [seq])["n"][0])
+    return int(store.sql("SELECT count(*) AS n FROM s_events_all() WHERE seq > ?", [seq])["n"][0])
 
 
-def properties(store: Store) -> list[str]:
+def properties(store: Access) -> list[str]:
     """Every property id with events or enrolled players, sorted."""
     frame = store.sql(
-        "SELECT property_id FROM player_properties UNION SELECT DISTINCT property_id FROM events "
+        "SELECT property_id FROM s_player_properties() UNION SELECT DISTINCT property_id FROM s_events() "
         "WHERE property_id IS NOT NULL ORDER BY 1")
     return [p for p in frame["property_id"].to_list() if p]
 
@@ -98,7 +101,7 @@ def _token_filter(token: str) -> tuple[str, list[Any]]:
         fields.append("p.email ILIKE ? ESCAPE '\\'")
         params.append(like)
     else:
-        fields.append("p.player_id IN (SELECT player_id FROM player_properties WHERE card_number LIKE ?)")
+        fields.append("p.player_id IN (SELECT player_id FROM s_player_properties() WHERE card_number LIKE ?)")
         params.append(_like(digits))
         if len(digits) >= 4:
             fields.append("(p.phone LIKE ? AND translate(p.phone, '()-. +/', '') LIKE ?)")
@@ -106,7 +109,7 @@ def _token_filter(token: str) -> tuple[str, list[Any]]:
     return "(" + " OR ".join(fields) + ")", params
 
 
-def search_players(store: Store, text: str, limit: int = 20) -> pl.DataFrame:
+def search_players(store: Access, text: str, limit: int = 20) -> pl.DataFrame:
     """Players whose id, name, e-mail, phone or card number contain every word of `text`.
 
     Case-insensitive and partial. Each word must match one of the fields (see `_token_filter`).
@@ -119,8 +122,8 @@ def search_players(store: Store, text: str, limit: int = 20) -> pl.DataFrame:
         return pl.DataFrame()
     if len(tokens) == 1 and re.fullmatch(r"[A-Za-z]{0,6}\d+", tokens[0]):
         # a whole player id or card number opens that player: index lookups, no scan
-        hit = store.sql("SELECT player_id FROM players WHERE player_id = upper(?) UNION ALL "
-                        "SELECT player_id FROM player_properties WHERE card_number = ? LIMIT 1",
+        hit = store.sql("SELECT player_id FROM s_players() WHERE player_id = upper(?) UNION ALL "
+                        "SELECT player_id FROM s_player_properties() WHERE card_number = ? LIMIT 1",
                         [tokens[0], tokens[0]])
         if hit.height:
             return _describe(store, hit["player_id"].to_list(), tokens[0], limit)
@@ -129,12 +132,12 @@ def search_players(store: Store, text: str, limit: int = 20) -> pl.DataFrame:
         cond, args = _token_filter(token)
         where.append(cond)
         params += args
-    hits = store.sql(f"SELECT p.player_id FROM players p WHERE {' AND '.join(where)} LIMIT ?",
+    hits = store.sql(f"SELECT p.player_id FROM s_players() p WHERE {' AND '.join(where)} LIMIT ?",
                      [*params, limit * 4])
     return _describe(store, hits["player_id"].to_list(), tokens[0] if len(tokens) == 1 else "", limit)
 
 
-def _describe(store: Store, ids: list[str], exact: str, limit: int) -> pl.DataFrame:
+def _describe(store: Access, ids: list[str], exact: str, limit: int) -> pl.DataFrame:
     """Search results for matched ids: merged ids resolved, with properties, cards and best tier."""
     if not ids:
         return pl.DataFrame()
@@ -142,15 +145,15 @@ def _describe(store: Store, ids: list[str], exact: str, limit: int) -> pl.DataFr
         WITH resolved AS (
             SELECT DISTINCT coalesce(a.survivor_id, h.player_id) AS player_id
             FROM (SELECT unnest(?::VARCHAR[]) AS player_id) h
-            LEFT JOIN player_aliases a ON a.merged_id = h.player_id
+            LEFT JOIN s_aliases() a ON a.merged_id = h.player_id
         )
         SELECT p.player_id, p.first_name, p.last_name, p.email, p.phone, p.status,
             string_agg(DISTINCT pp.property_id, ', ' ORDER BY pp.property_id) AS properties,
             string_agg(DISTINCT pp.card_number, ', ' ORDER BY pp.card_number) AS cards,
             {BEST_TIER} AS tier,
             bool_or(upper(p.player_id) = upper(?) OR pp.card_number = ?) AS exact
-        FROM resolved r JOIN players p USING (player_id)
-        LEFT JOIN player_properties pp USING (player_id)
+        FROM resolved r JOIN s_players() p USING (player_id)
+        LEFT JOIN s_player_properties() pp USING (player_id)
         GROUP BY ALL
         ORDER BY exact DESC, p.last_name, p.first_name, p.player_id
         LIMIT ?"""
@@ -158,22 +161,22 @@ def _describe(store: Store, ids: list[str], exact: str, limit: int) -> pl.DataFr
 
 
 # -- one player ------------------------------------------------------------------------------------
-def player_ids(store: Store, player_id: str) -> tuple[str, list[str]]:
+def player_ids(store: Access, player_id: str) -> tuple[str, list[str]]:
     """(survivor id, every id that resolves to it: the survivor and its merged ids)."""
-    survivor = store.resolve_player(player_id)
-    merged = store.sql("SELECT merged_id FROM player_aliases WHERE survivor_id = ?", [survivor])
+    survivor = store.resolve_player(player_id) or player_id
+    merged = store.sql("SELECT merged_id FROM s_aliases() WHERE survivor_id = ?", [survivor])
     return survivor, [survivor, *merged["merged_id"].to_list()]
 
 
-def player_profile(store: Store, player_id: str) -> dict[str, Any] | None:
+def player_profile(store: Access, player_id: str) -> dict[str, Any] | None:
     """The player master row, or None."""
-    frame = store.sql("SELECT * FROM players WHERE player_id = ?", [player_id])
+    frame = store.sql("SELECT * FROM s_players() WHERE player_id = ?", [player_id])
     return frame.row(0, named=True) if frame.height else None
 
 
-def player_properties(store: Store, ids: list[str]) -> pl.DataFrame:
+def player_properties(store: Access, ids: list[str]) -> pl.DataFrame:
     """The player's property links (card, tier, flags) over all of its ids."""
-    return store.sql("SELECT * FROM player_properties WHERE player_id IN (SELECT unnest(?::VARCHAR[])) "
+    return store.sql("SELECT * FROM s_player_properties() WHERE player_id IN (SELECT unnest(?::VARCHAR[])) "
                      "ORDER BY property_id", [ids])
 
 
@@ -181,7 +184,7 @@ def _attr_columns(prefix: str = "e.") -> str:
     return ", ".join(f"json_extract_string({prefix}attrs, '$.{k}') AS a_{k}" for k in ATTR_KEYS)
 
 
-def player_events(store: Store, ids: list[str], limit: int = 100_000) -> pl.DataFrame:
+def player_events(store: Access, ids: list[str], limit: int = 100_000) -> pl.DataFrame:
     """Every stored version of the player's events, newest first, with `superseded` marking the
     versions a correction replaced (kept for note history) and the attrs the app reads as columns."""
     return store.sql(
@@ -189,82 +192,82 @@ def player_events(store: Store, ids: list[str], limit: int = 100_000) -> pl.Data
             e.amount, e.currency, e.points, e.game, e.game_type, e.location, e.avg_bet, e.minutes,
             e.theo, e.casino_win, e.ends_at, CAST(e.attrs AS VARCHAR) AS attrs, e.source,
             e.source_ref, e.actor, e.role, e.recorded_at, e.batch_id, e.corrects_event_id,
-            e.event_id IN (SELECT corrects_event_id FROM events WHERE corrects_event_id IS NOT NULL)
-                AS superseded,
+            e.event_id IN (SELECT corrects_event_id FROM s_events_all() WHERE corrects_event_id IS NOT NULL
+                AND player_id IN (SELECT unnest(?::VARCHAR[]))) AS superseded,
             {_attr_columns()}
-        FROM events e WHERE e.player_id IN (SELECT unnest(?::VARCHAR[]))
+        FROM s_events_all() e WHERE e.player_id IN (SELECT unnest(?::VARCHAR[]))
         ORDER BY e.ts DESC, e.seq DESC LIMIT ?""",
-        [ids, limit],
+        [ids, ids, limit],
     )
 
 
-def snapshot_row(store: Store, table: str, player_id: str,
+def snapshot_row(store: Access, table: str, player_id: str,
                  known: frozenset[str] | None = None) -> dict[str, Any] | None:
     """The player's row in the newest snapshot of a derived table, or None."""
     if table not in ("player_metrics", "player_segments") or not table_exists(store, table, known):
         return None
-    frame = store.sql(f"SELECT * FROM {table} WHERE as_of = (SELECT max(as_of) FROM {table}) "
+    frame = store.sql(f"SELECT * FROM s_derived('{table}') WHERE as_of = {NEWEST_AS_OF} "
                       "AND player_id = ?", [player_id])
     return frame.row(0, named=True) if frame.height else None
 
 
-def player_insights(store: Store, player_id: str, known: frozenset[str] | None = None) -> pl.DataFrame:
+def player_insights(store: Access, player_id: str, known: frozenset[str] | None = None) -> pl.DataFrame:
     """The player's insights in the newest insights snapshot, most severe first."""
     if not table_exists(store, "player_insights", known):
         return pl.DataFrame()
     return store.sql(
-        """SELECT * FROM player_insights
-        WHERE as_of = (SELECT max(as_of) FROM player_insights) AND player_id = ?
+        f"""SELECT * FROM s_derived('player_insights')
+        WHERE as_of = {NEWEST_AS_OF} AND player_id = ?
         ORDER BY CASE CAST(severity AS VARCHAR) WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END,
             rule""", [player_id])
 
 
 # -- many players ------------------------------------------------------------------------------------
-def names(store: Store, ids: list[str]) -> pl.DataFrame:
+def names(store: Access, ids: list[str]) -> pl.DataFrame:
     """player_id, name, status and best tier of the given players."""
     return store.sql(
         f"""SELECT p.player_id, trim(coalesce(p.first_name, '') || ' ' || coalesce(p.last_name, '')) AS name,
             p.status, {BEST_TIER} AS tier, list_distinct(flatten(list(coalesce(pp.flags, [])))) AS flags,
             list_distinct(list(pp.property_id)) AS properties
-        FROM players p LEFT JOIN player_properties pp USING (player_id)
+        FROM s_players() p LEFT JOIN s_player_properties() pp USING (player_id)
         WHERE p.player_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY ALL""", [ids])
 
 
-def segments_for(store: Store, ids: list[str]) -> pl.DataFrame:
+def segments_for(store: Access, ids: list[str]) -> pl.DataFrame:
     """Newest segment rows of the given players (empty frame when never built)."""
     if not table_exists(store, "player_segments"):
         return pl.DataFrame()
-    return store.sql("SELECT * FROM player_segments WHERE as_of = (SELECT max(as_of) FROM player_segments) "
+    return store.sql(f"SELECT * FROM s_derived('player_segments') WHERE as_of = {NEWEST_AS_OF} "
                      "AND player_id IN (SELECT unnest(?::VARCHAR[]))", [ids])
 
 
-def insights_for(store: Store, ids: list[str]) -> pl.DataFrame:
+def insights_for(store: Access, ids: list[str]) -> pl.DataFrame:
     """Newest warning and critical insights of the given players."""
     if not table_exists(store, "player_insights"):
         return pl.DataFrame()
     return store.sql(
-        """SELECT player_id, rule, CAST(severity AS VARCHAR) AS severity, sentence FROM player_insights
-        WHERE as_of = (SELECT max(as_of) FROM player_insights)
+        f"""SELECT player_id, rule, CAST(severity AS VARCHAR) AS severity, sentence FROM s_derived('player_insights')
+        WHERE as_of = {NEWEST_AS_OF}
           AND CAST(severity AS VARCHAR) IN ('warning', 'critical')
           AND player_id IN (SELECT unnest(?::VARCHAR[]))""", [ids])
 
 
-def collaboration_events(store: Store) -> pl.DataFrame:
+def collaboration_events(store: Access) -> pl.DataFrame:
     """Current tag and task events of every player (app writes: small), for shift-wide views."""
     return store.sql(
         f"""SELECT e.event_id, e.seq, e.player_id, e.property_id, e.ts, e.event_type, e.actor, e.role,
             {_attr_columns()}
-        FROM events_current e
+        FROM s_events() e
         WHERE e.event_type IN ('tag_added', 'tag_removed', 'task_created', 'task_completed')
         ORDER BY e.ts, e.seq""")
 
 
-def visits_overlapping(store: Store, property_id: str, start: datetime, end: datetime) -> pl.DataFrame:
+def visits_overlapping(store: Access, property_id: str, start: datetime, end: datetime) -> pl.DataFrame:
     """Visits at a property that overlap [start, end) plus every still-open visit started before
     `end`: the current version of each visit record (newest per record key)."""
     return store.sql(
         """WITH v AS (
-            SELECT * FROM events_current
+            SELECT * FROM s_events()
             WHERE event_type = 'visit' AND property_id = ? AND ts < ?
               AND (ends_at IS NULL OR ends_at >= ?)
             QUALIFY row_number() OVER (PARTITION BY source, record_key ORDER BY seq DESC) = 1
@@ -274,16 +277,16 @@ def visits_overlapping(store: Store, property_id: str, start: datetime, end: dat
         [property_id, end, start])
 
 
-def open_visits(store: Store) -> pl.DataFrame:
+def open_visits(store: Access) -> pl.DataFrame:
     """Every open visit (no end yet), the current version per visit record, newest first."""
     return store.sql(
         """SELECT player_id, property_id, ts, location, source, source_ref, record_key FROM (
-            SELECT * FROM events_current WHERE event_type = 'visit'
+            SELECT * FROM s_events() WHERE event_type = 'visit'
             QUALIFY row_number() OVER (PARTITION BY source, record_key ORDER BY seq DESC) = 1
         ) WHERE ends_at IS NULL ORDER BY ts DESC""")
 
 
-def shift_events(store: Store, property_id: str, start: datetime, end: datetime) -> pl.DataFrame:
+def shift_events(store: Access, property_id: str, start: datetime, end: datetime) -> pl.DataFrame:
     """Events at a property in [start, end), narrow, for the shift report."""
     return store.sql(
         """SELECT e.event_id, e.player_id, e.ts, e.event_type, e.amount, e.theo, e.minutes, e.game,
@@ -291,16 +294,16 @@ def shift_events(store: Store, property_id: str, start: datetime, end: datetime)
             coalesce(json_extract_string(e.attrs, '$.description'), json_extract_string(e.attrs, '$.text'))
                 AS detail,
             json_extract_string(e.attrs, '$.severity') AS severity
-        FROM events_current e WHERE e.property_id = ? AND e.ts >= ? AND e.ts < ?""",
+        FROM s_events() e WHERE e.property_id = ? AND e.ts >= ? AND e.ts < ?""",
         [property_id, start, end])
 
 
-def newest_event_at(store: Store, property_id: str | None = None) -> datetime | None:
+def newest_event_at(store: Access, property_id: str | None = None) -> datetime | None:
     """The newest ingested event time (at one property, or anywhere); app writes do not count."""
     if property_id:
-        return store.sql("SELECT max(ts) AS t FROM events WHERE source <> 'app' AND property_id = ?",
+        return store.sql("SELECT max(ts) AS t FROM s_events_all() WHERE source <> 'app' AND property_id = ?",
                          [property_id])["t"][0]
-    return store.sql("SELECT max(ts) AS t FROM events WHERE source <> 'app'")["t"][0]
+    return store.sql("SELECT max(ts) AS t FROM s_events_all() WHERE source <> 'app'")["t"][0]
 
 
 # -- KPIs ------------------------------------------------------------------------------------------
@@ -314,34 +317,34 @@ _KPI_AGGS = f"""
     sum(amount) FILTER (WHERE event_type = 'reward_redeemed') AS redeemed_value"""
 
 
-def kpi_buckets(store: Store, start: datetime, bucket_days: int, buckets: int) -> pl.DataFrame:
+def kpi_buckets(store: Access, start: datetime, bucket_days: int, buckets: int) -> pl.DataFrame:
     """Per bucket of `bucket_days` days from `start`: cash-in, theo, active players, rewards issued
     and redeemed, and players enrolled (bucket = index from 0; empty buckets are missing)."""
     seconds = bucket_days * 86400
     events = store.sql(
         f"""SELECT CAST(floor(date_diff('second', CAST(? AS TIMESTAMP), ts) / ?) AS INTEGER) AS bucket,
             {_KPI_AGGS}
-        FROM events_current
+        FROM s_events()
         WHERE ts >= ? AND ts < CAST(? AS TIMESTAMP) + to_days(CAST(? AS INTEGER))
           AND event_type IN {_KPI_TYPES}
         GROUP BY 1""", [start, seconds, start, start, bucket_days * buckets])
     enrolled = store.sql(
         """SELECT CAST(floor(date_diff('second', CAST(? AS TIMESTAMP), enrolled_at) / ?) AS INTEGER) AS bucket,
             count(*) AS new_players
-        FROM players WHERE enrolled_at >= ? AND enrolled_at < CAST(? AS TIMESTAMP) + to_days(CAST(? AS INTEGER))
-          AND player_id NOT IN (SELECT merged_id FROM player_aliases)
+        FROM s_players() WHERE enrolled_at >= ? AND enrolled_at < CAST(? AS TIMESTAMP) + to_days(CAST(? AS INTEGER))
+          AND player_id NOT IN (SELECT merged_id FROM s_aliases())
         GROUP BY 1""", [start, seconds, start, start, bucket_days * buckets])
     grid = pl.DataFrame({"bucket": list(range(buckets))}, schema={"bucket": pl.Int32})
     return (grid.join(events, on="bucket", how="left").join(enrolled, on="bucket", how="left")
             .fill_null(0).sort("bucket"))
 
 
-def at_risk_by_snapshot(store: Store) -> pl.DataFrame:
+def at_risk_by_snapshot(store: Access) -> pl.DataFrame:
     """Per segments snapshot: players at risk (lifecycle at_risk) and with high churn risk."""
     if not table_exists(store, "player_segments"):
         return pl.DataFrame()
-    cols = set(store.sql("SELECT * FROM player_segments LIMIT 0").columns)
+    cols = set(store.sql("SELECT * FROM s_derived('player_segments') LIMIT 0").columns)
     at_risk = "count(*) FILTER (WHERE lifecycle = 'at_risk')" if "lifecycle" in cols else "NULL"
     high = "count(*) FILTER (WHERE churn_level = 'high')" if "churn_level" in cols else "NULL"
     return store.sql(f"SELECT as_of, {at_risk} AS at_risk, {high} AS churn_high, count(*) AS players "
-                     "FROM player_segments GROUP BY 1 ORDER BY 1")
+                     "FROM s_derived('player_segments') GROUP BY 1 ORDER BY 1")

@@ -68,15 +68,18 @@ def server_side(db: Path, players: list[dict]) -> dict:
     from app.state import PlayerSearch, PlayerState, Session
 
     data = DataStore(db)
-    state = PlayerState(data=data, session=Session(user="bench"))
-    search = PlayerSearch(data=data)
+    # a host scoped to every property: reads go through the access layer as in the app
+    session = Session(user="bench", role="host", all_properties=True)
+    who = session.principal
+    state = PlayerState(data=data, session=session)
+    search = PlayerSearch(data=data, session=session)
     page = pn.panel(PlayerPage(player=state, search=search))
     page.get_root(Document())
     state.player_id = players[-1]["player_id"]  # warm imports and the first render
     reads, cold, warm = [], [], []
     for p in players:
         t = time.perf_counter()
-        data.player(p["player_id"])
+        data.player(who, p["player_id"])
         reads.append(time.perf_counter() - t)
     data.invalidate()
     for p in players:
@@ -97,7 +100,7 @@ def server_side(db: Path, players: list[dict]) -> dict:
     for q in [q for q in queries if q]:
         data.invalidate()
         t = time.perf_counter()
-        data.search(q, 10)
+        data.search(who, q, 10)
         searches.append(time.perf_counter() - t)
     events = [p["events"] for p in players]
     data.close()
@@ -115,6 +118,11 @@ def browser_side(db: Path, players: list[dict], rounds: int) -> dict:
     """Navigation to a fully rendered player page, and an in-page switch, in headless Chromium."""
     from playwright.sync_api import expect, sync_playwright
 
+    from pipelines.store import Store
+    from pipelines.users import add_demo_users, demo_password
+
+    with Store(db) as store:  # a demo admin to sign in with
+        add_demo_users(store)
     port = _free_port()
     url = f"http://localhost:{port}/main"
     log = open(db.parent / f"bench-serve-{port}.log", "w")
@@ -135,6 +143,10 @@ def browser_side(db: Path, players: list[dict], rounds: int) -> dict:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1400})
+            page.goto(f"http://localhost:{port}/login")
+            page.fill("#username", "admin")
+            page.fill("#password", demo_password("admin"))
+            page.click("#login-submit")
             page.goto(url)  # warm the server (imports, first session)
             expect(page.locator(".kpi-strip")).to_be_visible(timeout=60_000)
             for p in players[:rounds]:
@@ -206,7 +218,10 @@ def search_only(db: Path, n: int) -> dict:
     """Search latency on a store (e.g. 1M players)."""
     from app.data import DataStore
 
+    from pipelines.access import Principal
+
     data = DataStore(db)
+    who = Principal("bench", "host", None)
     with data.store() as s:
         rows = s.sql("SELECT * FROM players USING SAMPLE 50 ROWS").to_dicts()[:n]
     queries = []
@@ -217,7 +232,7 @@ def search_only(db: Path, n: int) -> dict:
     for q in queries:
         data.invalidate()
         t = time.perf_counter()
-        data.search(q, 10)
+        data.search(who, q, 10)
         times.append(time.perf_counter() - t)
     with data.store() as s:
         players = s.sql("SELECT count(*) AS n FROM players")["n"][0]

@@ -267,6 +267,9 @@ def demo(
         ingest(source=source, files=[out_dir / f"{source}.csv"], db=db, map_=[], date_format=None,
                actor=None, role="etl", as_json=False)
     build(as_of=None, db=db, force=False, actor=None, role="etl", as_json=False)
+    from pipelines.cli_security import demo_users
+
+    demo_users(db)
     if not no_serve:
         serve(port=port, address=address, db=db)
 
@@ -277,19 +280,31 @@ def serve(
     address: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     db: DbOption = None,
 ) -> None:
-    """Serve the app with `panel serve` and print its URL."""
+    """Serve the app with `panel serve` (sign-in required) and print its URL."""
+    from pipelines.cli_security import cookie_secret
     from pipelines.store import default_db_path
 
-    env = os.environ | {"PLAYER360_DB": str((db or default_db_path()).resolve())}
-    main = Path(__file__).resolve().parent.parent / "app" / "main.py"
+    path = (db or default_db_path()).resolve()
+    secret, n_users = cookie_secret(path)
+    # the secret travels in the environment, never on a command line (`ps` shows those)
+    env = os.environ | {"PLAYER360_DB": str(path), "PANEL_COOKIE_SECRET": secret, "BOKEH_COOKIE_SECRET": secret}
+    root = Path(__file__).resolve().parent.parent / "app"
     host = "localhost" if address in ("127.0.0.1", "0.0.0.0") else address
     out.print(f"Player 360 is at http://{host}:{port}/main  (Ctrl+C stops it)")
-    cmd = [sys.executable, "-m", "panel", "serve", str(main), "--port", str(port), "--address", address,
+    if not n_users:
+        err.print("No users yet: nobody can sign in. Create one with `player360 users add NAME --role admin "
+                  "--property '*'`.")
+    cmd = [sys.executable, "-m", "panel", "serve", str(root / "main.py"), "--port", str(port), "--address", address,
            "--index", "main", "--allow-websocket-origin", f"{host}:{port}",
-           "--allow-websocket-origin", f"{address}:{port}"]
+           "--allow-websocket-origin", f"{address}:{port}", "--auth-module", str(root / "auth.py")]
     sys.stdout.flush()
     # exec, not a child process: stopping `player360 serve` then stops the server itself
     os.execve(sys.executable, cmd, env)
+
+
+from pipelines import cli_security  # noqa: E402 - registers `users`, `audit`, `gdpr` on `app`
+
+cli_security.register(app)
 
 
 def main() -> None:

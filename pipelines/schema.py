@@ -14,6 +14,9 @@ MIGRATIONS = "schema_migrations"
 BUILDS = "builds"
 SCHEME_VERSIONS = "scheme_versions"
 MODEL_FITS = "model_fits"
+USERS = "users"
+AUDIT_LOG = "audit_log"
+SETTINGS = "settings"
 # Derived snapshot tables: recomputable from events, one set of rows per as_of. Their columns follow
 # the metric catalog, so the store adds new columns as the catalog grows instead of a migration.
 DERIVED = ("player_metrics", "player_segments", "player_insights", "player_clv", "player_churn_model")
@@ -204,10 +207,111 @@ _V8 = [
     )""",
 ]
 
+# Logins, the append-only audit log and installation settings (pseudonym salt). Passwords are kept
+# only as argon2 hashes; the audit log is only ever inserted into (Store.audit).
+_V4 = [
+    f"""CREATE TABLE {USERS} (
+        username VARCHAR PRIMARY KEY,
+        password_hash VARCHAR NOT NULL,
+        role VARCHAR NOT NULL,
+        properties VARCHAR[] NOT NULL,
+        all_properties BOOLEAN NOT NULL DEFAULT false,
+        created_at TIMESTAMP NOT NULL,
+        created_by VARCHAR NOT NULL,
+        updated_at TIMESTAMP NOT NULL
+    )""",
+    f"""CREATE TABLE {AUDIT_LOG} (
+        audit_id BIGINT PRIMARY KEY,
+        logged_at TIMESTAMP NOT NULL,
+        actor VARCHAR NOT NULL,
+        role VARCHAR NOT NULL,
+        action VARCHAR NOT NULL,
+        target_kind VARCHAR,
+        target_id VARCHAR,
+        player_id VARCHAR,
+        before JSON,
+        after JSON,
+        detail VARCHAR
+    )""",
+    f"CREATE TABLE {SETTINGS} (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
+]
+
+# The access layer's scoped relations: connection-local macros with one principal's scope written
+# into them as literals (`Store.scoped` redefines them when the principal changes), so DuckDB plans
+# each read as if the filter had been typed in: no runtime OR, filters pushed into the scans. The
+# macros a connection starts with match nothing (deny by default).
+NOTE_TYPES = ("note", "note_edited", "dispute", "service")
+PROFILE_EVENT_TYPES = ("enrollment", "profile_update")  # their attrs hold personal data
+
+
+def _lit(value: str) -> str:
+    """A SQL string literal (values come from the users table, never from a request)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _list(values) -> str:
+    return "(" + ", ".join(_lit(v) for v in values) + ")" if values else "(NULL)"
+
+
+def scoped_macros(*, all_properties: bool = False, scope: tuple[str, ...] = (), pii: bool = False,
+                  notes: tuple[str, ...] = (), compliance: bool = False, user: str = "", audit: bool = False,
+                  salt: str = "", visible: bool = False) -> list[str]:
+    """CREATE statements of the `s_*` macros for one principal (`visible`: may see anything at all)."""
+    every = all_properties and visible
+    in_scope = "true" if every else (f"{{col}} IN {_list(scope)}" if visible and scope else "false")
+    visible_player = ("true" if every else
+                      f"{{col}} IN (SELECT player_id FROM {PLAYER_PROPERTIES} WHERE "
+                      f"{in_scope.format(col='property_id')})")
+
+    def masked(col: str) -> str:
+        return f"p.{col}" if pii else f"CAST(NULL AS {'DATE' if col == 'date_of_birth' else 'VARCHAR'}) AS {col}"
+
+    levels = [lv for lv in notes if lv != "private"]
+    note_ok = (f"CASE WHEN e.event_type IN {_list(NOTE_TYPES)} THEN "
+               f"CASE coalesce(json_extract_string(e.attrs, '$.visibility'), 'all') "
+               f"WHEN 'private' THEN e.actor = {_lit(user)} "
+               f"ELSE coalesce(json_extract_string(e.attrs, '$.visibility'), 'all') IN {_list(levels)} END "
+               f"WHEN e.event_type IN ('mtl', 'ctr') THEN {str(bool(compliance)).lower()} ELSE true END")
+    attrs = "e.attrs" if pii else (f"CASE WHEN e.event_type IN {_list(PROFILE_EVENT_TYPES)} THEN NULL "
+                                   "ELSE e.attrs END")
+
+    def events(source: str) -> str:
+        where = (f"({in_scope.format(col='e.property_id')} OR (e.property_id IS NULL AND "
+                 f"{visible_player.format(col='e.player_id')}))")
+        return f"SELECT e.* REPLACE ({attrs} AS attrs) FROM {source} e WHERE {where} AND {note_ok}"
+
+    pseudonym = f"'anon-' || substr(md5({_lit(salt)} || p.player_id), 1, 10) AS pseudonym"
+    return [
+        f"""CREATE OR REPLACE TEMP MACRO s_players() AS TABLE
+            SELECT p.player_id, {pseudonym}, {masked('first_name')}, {masked('last_name')},
+                {masked('date_of_birth')}, {masked('email')}, {masked('phone')}, {masked('address')},
+                p.status, p.enrolled_at, p.updated_at, p.last_event_id
+            FROM {PLAYERS} p WHERE {visible_player.format(col='p.player_id')}""",
+        f"""CREATE OR REPLACE TEMP MACRO s_player_properties() AS TABLE
+            SELECT pp.* REPLACE ({'pp.card_number' if pii else 'CAST(NULL AS VARCHAR)'} AS card_number)
+            FROM {PLAYER_PROPERTIES} pp WHERE {in_scope.format(col='pp.property_id')}""",
+        f"""CREATE OR REPLACE TEMP MACRO s_aliases() AS TABLE
+            SELECT a.* FROM {PLAYER_ALIASES} a WHERE {visible_player.format(col='a.survivor_id')}""",
+        f"CREATE OR REPLACE TEMP MACRO s_events() AS TABLE {events(EVENTS_CURRENT)}",
+        f"CREATE OR REPLACE TEMP MACRO s_events_all() AS TABLE {events(EVENTS)}",
+        # a derived per-player table (player_metrics, player_segments, ...): rows of visible players
+        f"""CREATE OR REPLACE TEMP MACRO s_derived(t) AS TABLE
+            SELECT d.* FROM query_table(t) d WHERE {visible_player.format(col='d.player_id')}""",
+        f"""CREATE OR REPLACE TEMP MACRO s_audit() AS TABLE
+            SELECT a.* FROM {AUDIT_LOG} a WHERE {str(bool(audit and visible)).lower()}
+              AND (a.player_id IS NULL OR {visible_player.format(col='a.player_id')})""",
+    ]
+
+
+# relations a scoped read may not name directly (the access layer's guard)
+PROTECTED = (EVENTS, EVENTS_CURRENT, PLAYERS, PLAYER_PROPERTIES, PLAYER_ALIASES, PLAYER_MERGES,
+             REJECTED_ROWS, USERS, AUDIT_LOG, SETTINGS, INGEST_BATCHES, *DERIVED)
+
 # (version, description, statements). Append new versions; never edit a released one.
 MIGRATIONS_LIST: list[tuple[int, str, list[str]]] = [
     (1, "events, player master, merges, batches, rejected rows", _V1),
     (2, "derived builds log, segmentation scheme versions", _V2),
     (3, "player aliases as a table maintained by merges", _V3),
+    (4, "users, audit log, settings", _V4),
     (8, "incremental builds: merge watermark, catalog version, mode; fitted population models", _V8),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -70,6 +71,9 @@ class Store(DerivedStore):
             raise UserError(f"{self.path}: cannot open the database: {exc}") from None
         if not read_only:
             self.migrate()
+        self._scope_key: str | None = None
+        if self._exists(S.AUDIT_LOG):
+            self.scoped({})  # the macros a connection starts with match nothing
 
     def close(self) -> None:
         """Close the connection."""
@@ -359,7 +363,7 @@ class Store(DerivedStore):
         App writes are events like any other: attributed, append-only; an edit is a new event that
         supersedes the old one through `corrects_event_id`.
         """
-        import json
+
         import uuid
 
         if not actor or not role:
@@ -382,6 +386,15 @@ class Store(DerivedStore):
                  actor, role, now, f"app-{now:%Y%m%d}", corrects_event_id],
             )
             event_id = self.con.execute(f"SELECT event_id FROM {S.EVENTS} WHERE seq = ?", [seq]).fetchall()[0][0]
+            before = None
+            if corrects_event_id:
+                rows = self.con.execute(f"SELECT CAST(attrs AS VARCHAR) FROM {S.EVENTS} WHERE event_id = ?",
+                                        [corrects_event_id]).fetchall()
+                before = json.loads(rows[0][0]) if rows and rows[0][0] else None
+            self.audit(actor=actor, role=role, action=f"event.{event_type}", target_kind="event",
+                       target_id=event_id, player_id=survivor, before=before,
+                       after={**(attrs or {}), **({"amount": amount} if amount is not None else {}),
+                              **({"points": points} if points is not None else {})})
         return event_id
 
     def compact_events(self) -> int:
@@ -501,10 +514,15 @@ class Store(DerivedStore):
         ).fetchall()[0][0]
         if version <= latest:
             raise UserError(f"scheme {name}: version {version} is not newer than the saved version {latest}")
-        self.con.execute(
-            f"INSERT INTO {S.SCHEME_VERSIONS} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [name, kind, version, toml, actor, role, reason, _now()],
-        )
+        before = self.latest_schemes().get(name)
+        with self.transaction():
+            self.con.execute(
+                f"INSERT INTO {S.SCHEME_VERSIONS} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [name, kind, version, toml, actor, role, reason, _now()],
+            )
+            self.audit(actor=actor, role=role, action="scheme.save", target_kind="scheme",
+                       target_id=f"{name} v{version}", before={"toml": before} if before else None,
+                       after={"toml": toml}, detail=reason)
 
     def scheme_versions(self, name: str | None = None) -> pl.DataFrame:
         """Saved scheme versions, newest first (all schemes, or one)."""
@@ -570,3 +588,125 @@ class Store(DerivedStore):
             )
             self.con.execute(f"DELETE FROM {S.PLAYER_ALIASES}")
             self.con.execute(f"INSERT INTO {S.PLAYER_ALIASES} {S.ALIASES_QUERY}")
+            self.audit(actor=actor, role=role, action=f"player.{action}", target_kind="player",
+                       target_id=merged, player_id=survivor,
+                       after={"survivor_id": survivor, "merged_id": merged}, detail=reason)
+
+    # -- access layer support -----------------------------------------------------------------
+    def scoped(self, scope: dict[str, Any]) -> None:
+        """Define the `s_*` macros for one principal's scope (see `schema.scoped_macros`), unless
+        they already are: a session's reads in a row cost nothing extra. Callers sharing the
+        connection between threads must hold their own lock around the scope and its reads."""
+        key = repr(sorted(scope.items()))
+        if key == self._scope_key:
+            return
+        self._scope_key = None
+        for macro in S.scoped_macros(**scope):
+            self.con.execute(macro)
+        self._scope_key = key
+
+    def setting(self, key: str, default: str | None = None) -> str | None:
+        """An installation setting; `default` is stored (and returned) when the key is new."""
+        rows = self.con.execute(f"SELECT value FROM {S.SETTINGS} WHERE key = ?", [key]).fetchall()
+        if rows:
+            return rows[0][0]
+        if default is not None:
+            self.con.execute(f"INSERT INTO {S.SETTINGS} VALUES (?, ?) ON CONFLICT DO NOTHING", [key, default])
+        return default
+
+    def audit(self, *, actor: str, role: str, action: str, target_kind: str | None = None,
+              target_id: str | None = None, player_id: str | None = None, before: Any = None,
+              after: Any = None, detail: str | None = None) -> None:
+        """Append one entry to the audit log (the log is never updated or deleted from)."""
+
+
+        if not actor or not role:
+            raise UserError("every audited action needs an actor and a role")
+        self.con.execute(
+            f"INSERT INTO {S.AUDIT_LOG} SELECT coalesce(max(audit_id), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
+            f"FROM {S.AUDIT_LOG}",
+            [_now(), actor, role, action, target_kind, target_id, player_id,
+             None if before is None else json.dumps(before, default=str),
+             None if after is None else json.dumps(after, default=str), detail],
+        )
+
+    # -- users (hashes only: pipelines.users does the hashing) --------------------------------------
+    def user(self, username: str) -> dict[str, Any] | None:
+        """One user's row (with its password hash), or None."""
+        frame = self.sql(f"SELECT * FROM {S.USERS} WHERE username = ?", [username])
+        return frame.row(0, named=True) if frame.height else None
+
+    def users(self) -> pl.DataFrame:
+        """Every user without the password hashes."""
+        return self.sql(f"SELECT * EXCLUDE (password_hash) FROM {S.USERS} ORDER BY username")
+
+    def put_user(self, row: dict[str, Any], *, actor: str, role: str, action: str) -> None:
+        """Insert or replace a user row, audited (before/after without the hashes)."""
+        before = self.user(row["username"])
+        row = {**(before or {}), **row, "updated_at": _now()}
+        row.setdefault("created_at", row["updated_at"])
+        row.setdefault("created_by", actor)
+        strip = ("password_hash", "created_at", "updated_at")
+        with self.transaction():
+            self.con.execute(f"DELETE FROM {S.USERS} WHERE username = ?", [row["username"]])
+            self._insert_row(S.USERS, row)
+            self.audit(actor=actor, role=role, action=action, target_kind="user", target_id=row["username"],
+                       before={k: v for k, v in before.items() if k not in strip} if before else None,
+                       after={k: v for k, v in row.items() if k not in strip})
+
+    def delete_user(self, username: str, *, actor: str, role: str) -> bool:
+        """Remove a user (audited); False when there was none."""
+        before = self.user(username)
+        if before is None:
+            return False
+        with self.transaction():
+            self.con.execute(f"DELETE FROM {S.USERS} WHERE username = ?", [username])
+            self.audit(actor=actor, role=role, action="user.remove", target_kind="user", target_id=username,
+                       before={k: v for k, v in before.items() if k != "password_hash"})
+        return True
+
+    # -- GDPR erasure -------------------------------------------------------------------------------
+    # attrs keys that may hold personal data or free text about a person
+    PERSONAL_ATTRS = ("text", "description", "title", "tag", "first_name", "last_name", "email", "phone",
+                      "address", "date_of_birth", "card_number", "external_id", "name", "device_id", "ip")
+
+    def erase_player(self, player_id: str, *, actor: str, role: str, reason: str) -> dict[str, int]:
+        """Anonymize a player everywhere (GDPR erasure), keeping aggregates and the audit trail.
+
+        The player master's personal fields, card numbers and external ids are cleared; every event
+        of the player (all ids merged into it, every version) loses the personal and free-text keys
+        of its attrs; rejected rows of the player lose their raw values; audit entries about the
+        player lose note texts from before/after. Amounts, times, types and who did what stay, so
+        totals and the gaming record do not change. The one exception to append-only, audited.
+        """
+        if not reason.strip():
+            raise UserError("an erasure needs a reason")
+        survivor = self.resolve_player(player_id)
+        if not self.con.execute(f"SELECT count(*) FROM {S.PLAYERS} WHERE player_id = ?", [survivor]).fetchall()[0][0]:
+            raise UserError(f"unknown player {player_id!r}")
+        ids = [survivor, *[r[0] for r in self.con.execute(
+            f"SELECT merged_id FROM {S.PLAYER_ALIASES} WHERE survivor_id = ?", [survivor]).fetchall()]]
+        patch = json.dumps({k: None for k in self.PERSONAL_ATTRS} | {"erased": True})
+        counts: dict[str, int] = {}
+        with self.transaction():
+            counts["players"] = self.con.execute(
+                f"""UPDATE {S.PLAYERS} SET first_name = NULL, last_name = NULL, date_of_birth = NULL,
+                    email = NULL, phone = NULL, address = NULL, status = 'erased'
+                WHERE player_id IN (SELECT unnest(?::VARCHAR[]))""", [ids]).fetchall()[0][0]
+            counts["player_properties"] = self.con.execute(
+                f"UPDATE {S.PLAYER_PROPERTIES} SET card_number = NULL, external_id = NULL "
+                "WHERE player_id IN (SELECT unnest(?::VARCHAR[]))", [ids]).fetchall()[0][0]
+            counts["events"] = self.con.execute(
+                f"UPDATE {S.EVENTS} SET attrs = json_merge_patch(coalesce(attrs, '{{}}'::JSON), ?::JSON) "
+                "WHERE player_id IN (SELECT unnest(?::VARCHAR[]))", [patch, ids]).fetchall()[0][0]
+            counts["rejected_rows"] = self.con.execute(
+                f"""UPDATE {S.REJECTED_ROWS} SET raw = '{{"erased": true}}'::JSON
+                WHERE raw->>'player_id' IN (SELECT unnest(?::VARCHAR[]))""", [ids]).fetchall()[0][0]
+            counts["audit_log"] = self.con.execute(
+                f"""UPDATE {S.AUDIT_LOG} SET before = CASE WHEN before IS NOT NULL THEN json_merge_patch(before, ?::JSON) END,
+                    after = CASE WHEN after IS NOT NULL THEN json_merge_patch(after, ?::JSON) END
+                WHERE player_id IN (SELECT unnest(?::VARCHAR[])) AND action <> 'gdpr.erase'""",
+                [patch, patch, ids]).fetchall()[0][0]
+            self.audit(actor=actor, role=role, action="gdpr.erase", target_kind="player", target_id=survivor,
+                       player_id=survivor, after={"ids": ids, "rows_anonymized": counts}, detail=reason)
+        return counts

@@ -29,14 +29,19 @@ class OverviewPage(pn.viewable.Viewer):
             status.param.trigger("refresh")
             self.overview.param.trigger("refresh")
         refresh.on_click(again)
+        session = self.overview.session
         available, _ = data.available()
-        shifts = ([ShiftSummaryView(shift=ShiftState(data=data, property_id=p)) for p in data.properties()]
-                  if available else [])
+        shifts = ([ShiftSummaryView(shift=ShiftState(data=data, session=session, property_id=p))
+                   for p in data.properties(session.principal)]
+                  if available and session.may_view("shift") else [])
+        # table counts and batches are about every property: for unscoped readers of the status page
+        store = ([html_pane("<h3>Store</h3>"), status]
+                 if session.may_view("status") and session.principal.properties is None else [])
         return pn.Column(
             html_pane(f"<h2>Overview</h2><div class='muted'>Store <code>{esc(data.path)}</code></div>"),
             refresh,
             html_pane("<h3>KPIs</h3>"), KpiStripView(overview=self.overview),
             *([html_pane("<h3>Shift now (newest shift with data, per property)</h3>"), pn.FlexBox(*shifts)]
               if shifts else []),
-            html_pane("<h3>Store</h3>"), status,
+            *store,
             sizing_mode="stretch_width", css_classes=["page-overview"])

@@ -12,6 +12,7 @@ from app.views.collaboration import CollaborationView
 from app.views.export import ExportView
 from app.views.header import PlayerHeaderView
 from app.views.metrics import KeyMetricsView
+from app.views.privacy import PrivacyView
 from app.views.search import PlayerSearchView
 from app.views.shift import PlayerShiftLens
 from app.views.timeline import TimelineView
@@ -24,7 +25,7 @@ class PlayerPage(pn.viewable.Viewer):
     search = param.ClassSelector(class_=PlayerSearch, doc="The search box state.")
 
     def __panel__(self) -> pn.viewable.Viewable:
-        lens = PlayerShiftLens(player=self.player, shift=ShiftState(data=self.player.data))
+        lens = PlayerShiftLens(player=self.player, shift=ShiftState(data=self.player.data, session=self.player.session))
         body = pn.Column(
             pn.Row(pn.Column(KeyMetricsView(player=self.player), width=360),
                    pn.Column(TimelineView(player=self.player), sizing_mode="stretch_width", min_width=420),
@@ -36,6 +37,7 @@ class PlayerPage(pn.viewable.Viewer):
         return pn.Column(
             pn.Row(pn.Column(PlayerSearchView(search=self.search, player=self.player), width=380),
                    pn.Column(PlayerHeaderView(player=self.player), lens, ExportView(player=self.player),
+                             PrivacyView(player=self.player),
                              sizing_mode="stretch_width"),
                    sizing_mode="stretch_width"),
             body, sizing_mode="stretch_width", css_classes=["page-player"])

@@ -10,6 +10,7 @@ import polars as pl
 
 from app import model as M
 from app.data import DataStore, DataUnavailable
+from app.state.session import Session
 
 KPI_SPECS = (
     # key, label, trend column, kind, higher is better
@@ -26,6 +27,8 @@ class OverviewState(param.Parameterized):
     """The overview's period and the KPI cards it yields."""
 
     data = param.ClassSelector(class_=DataStore, doc="The cached data store.")
+    session = param.ClassSelector(class_=Session, default=Session(), instantiate=True,
+                                  doc="The signed-in user: every read is scoped to them.")
     days = param.Selector(default=30, objects=[7, 30, 90], doc="Length of the KPI period in days.")
     refresh = param.Event(doc="Read the KPIs again.")
 
@@ -33,7 +36,7 @@ class OverviewState(param.Parameterized):
     def kpis(self) -> M.Kpis:
         """The KPI periods (an empty result with a message when the store cannot be read)."""
         try:
-            return self.data.kpis(self.days)
+            return self.data.kpis(self.session.principal, self.days)
         except DataUnavailable as exc:
             return M.Kpis(None, self.days, pl.DataFrame(), pl.DataFrame(), str(exc))
 

@@ -17,19 +17,26 @@ from typing import Any
 import param
 import polars as pl
 
+from app import export
 from app import model as M
 from app.data import DataStore, DataUnavailable, PlayerData
+from pipelines import gdpr
 from app.state.session import Session
 
 MAX_NOTE = 4000
 MAX_TAG = 40
 MAX_TITLE = 200
+# the permission (pipelines.roles) each collaboration write needs
+WRITE_ACTIONS = {"note": "note", "note_edited": "note", "tag_added": "tag", "tag_removed": "tag",
+                 "task_created": "task", "task_completed": "task"}
 
 
 class PlayerSearch(param.Parameterized):
     """Find players by name, player id, card number, e-mail or phone (partial, any case)."""
 
     data = param.ClassSelector(class_=DataStore, doc="The cached data store searches run against.")
+    session = param.ClassSelector(class_=Session, default=Session(), instantiate=True,
+                                  doc="The signed-in user: every read is scoped to them.")
     query = param.String(default="", doc="What the user typed: words to find in id, name, e-mail, phone or card.")
     limit = param.Integer(default=10, bounds=(1, 100), doc="Most results shown.")
 
@@ -39,7 +46,7 @@ class PlayerSearch(param.Parameterized):
         if len(self.query.strip()) < 2:
             return pl.DataFrame()
         try:
-            return self.data.search(self.query, self.limit)
+            return self.data.search(self.session.principal, self.query, self.limit)
         except DataUnavailable:
             return pl.DataFrame()
 
@@ -164,7 +171,7 @@ class PlayerState(param.Parameterized):
             self.timeline.events = pl.DataFrame()
             return
         try:
-            snap = self.data.player(pid)
+            snap = self.data.player(self.session.principal, pid)
         except DataUnavailable as exc:
             self.param.update(snapshot=None, message=str(exc))
             self.timeline.events = pl.DataFrame()
@@ -256,9 +263,10 @@ class PlayerState(param.Parameterized):
     def _home_property(self) -> str | None:
         """The property a write concerns: the player's preferred property, else the first link."""
         s = self.snapshot
-        if s.metrics and s.metrics.get("preferred_property"):
-            return s.metrics["preferred_property"]
-        return s.properties["property_id"][0] if s.properties.height else None
+        mine = s.properties["property_id"].to_list() if s.properties.height else []  # in the user's scope
+        preferred = (s.metrics or {}).get("preferred_property")
+        return preferred if preferred in mine or (preferred and self.session.principal.properties is None) else (
+            mine[0] if mine else None)
 
     def _write(self, event_type: str, attrs: dict[str, Any], done: str,
                corrects_event_id: str | None = None) -> bool:
@@ -267,8 +275,8 @@ class PlayerState(param.Parameterized):
             self.message = "Open a player first."
             return False
         try:
-            self.data.record_event(player_id=self.snapshot.player_id, event_type=event_type,
-                                   actor=self.session.user, role=self.session.role, attrs=attrs,
+            self.data.record_event(self.session.principal, action=WRITE_ACTIONS[event_type],
+                                   player_id=self.snapshot.player_id, event_type=event_type, attrs=attrs,
                                    property_id=self._home_property(), corrects_event_id=corrects_event_id,
                                    source_ref=f"app:player360:{self.session.user}")
         except Exception as exc:  # noqa: BLE001 - the page says what failed; it never crashes
@@ -295,7 +303,7 @@ class PlayerState(param.Parameterized):
     def can_edit(self, note: dict[str, Any]) -> bool:
         """App notes can be edited by their author or a manager."""
         return (note.get("editable") and note.get("source") == "app"
-                and (note["author"] == self.session.user or self.session.role in M.MANAGER_ROLES))
+                and (note["author"] == self.session.user or M.is_manager(self.session.role)))
 
     def edit_note(self, note_id: str, text: str) -> bool:
         """Replace a note's text: a `note_edited` event supersedes the current version (history kept)."""
@@ -366,3 +374,50 @@ class PlayerState(param.Parameterized):
             return False
         return self._write("task_completed", {"task_id": task_id, "title": task["title"]},
                            f"Task “{task['title']}” done.")
+
+    # -- privacy: exports, reveals, GDPR ------------------------------------------------------------------
+    def masked(self) -> bool:
+        """Whether personal fields are masked for the user's role."""
+        return not self.session.principal.policy.pii
+
+    def reveal(self, field_name: str) -> Any:
+        """Reveal one masked personal field of the open player (audited); kept for this session."""
+        if not self.found:
+            return None
+        try:
+            value = self.data.reveal(self.session.principal, self.snapshot.player_id, field_name)
+        except Exception as exc:  # noqa: BLE001 - the page says what failed
+            self.message = f"Not revealed: {exc}"
+            return None
+        self.session.revealed = {**self.session.revealed, (self.snapshot.player_id, field_name): value}
+        self.message = f"{field_name.replace('_', ' ')} revealed (recorded in the audit log)."
+        return value
+
+    def export_file(self, kind: str) -> bytes:
+        """The open player's data as 'csv' (timeline) or 'xlsx' (every section); audited."""
+        self.session.principal.require("export_player")
+        s = self.snapshot
+        data = export.to_csv(s) if kind == "csv" else export.to_excel(s, self.notes(), self.tags(), self.tasks())
+        self.data.audit(self.session.principal, "export.player", target_kind="player", target_id=s.player_id,
+                        player_id=s.player_id, after={"format": kind, "events": s.events.height})
+        return data
+
+    def gdpr_export(self, fmt: str) -> bytes:
+        """Everything stored about the open player (JSON, or a zip of CSV files); audited."""
+        with self.data.access(self.session.principal) as acc:
+            return gdpr.export_player(acc, self.snapshot.player_id, fmt)
+
+    def erase(self, reason: str) -> bool:
+        """Anonymize the open player (GDPR erasure; audited); the page then shows the erased record."""
+        if not self.found:
+            return False
+        try:
+            with self.data.access(self.session.principal) as acc:
+                gdpr.erase_player(acc, self.snapshot.player_id, reason)
+        except Exception as exc:  # noqa: BLE001 - the page says what failed
+            self.message = f"Not erased: {exc}"
+            return False
+        self.data.invalidate()
+        self.reload()
+        self.message = "Personal data erased; aggregates and the audit trail are kept."
+        return True

@@ -9,6 +9,7 @@ import param
 
 from app import model as M
 from app.data import DataStore, DataUnavailable, PlayerData
+from app.state.session import Session
 
 
 class ShiftState(param.Parameterized):
@@ -16,6 +17,8 @@ class ShiftState(param.Parameterized):
     the report, its summary widget and the player page's shift lens show the same truth."""
 
     data = param.ClassSelector(class_=DataStore, doc="The cached data store.")
+    session = param.ClassSelector(class_=Session, default=Session(), instantiate=True,
+                                  doc="The signed-in user: every read is scoped to them.")
     property_id = param.String(default="", doc="The property of the report (?property= in the URL).")
     day = param.CalendarDate(default=None, allow_None=True,
                              doc="The day the shift starts on (default: the shift of the newest event).")
@@ -35,7 +38,7 @@ class ShiftState(param.Parameterized):
     def property_options(self) -> list[str]:
         """Properties to choose from."""
         try:
-            return self.data.properties()
+            return self.data.properties(self.session.principal)
         except DataUnavailable:
             return []
 
@@ -43,7 +46,7 @@ class ShiftState(param.Parameterized):
         """Show the shift holding the newest event in the store (the data's 'now', the same moment for
         every property)."""
         try:
-            clock = self.data.data_clock()
+            clock = self.data.data_clock(self.session.principal)
         except DataUnavailable:
             clock = None
         day, shift = M.shift_of(clock or datetime.now())
@@ -61,7 +64,7 @@ class ShiftState(param.Parameterized):
         if not self.property_id:
             return M.empty_shift("", start, end, "No property yet: ingest some data first.")
         try:
-            return self.data.shift_snapshot(self.property_id, start, end)
+            return self.data.shift_snapshot(self.session.principal, self.property_id, start, end)
         except DataUnavailable as exc:
             return M.empty_shift(self.property_id, start, end, str(exc))
 
@@ -74,16 +77,16 @@ class ShiftState(param.Parameterized):
         """How one player appears in a shift report, without changing this state: the shift of their
         open visit if they are in the room, else the newest shift at their preferred property."""
         try:
-            visits = self.data.open_visits()
+            visits = self.data.open_visits(self.session.principal)
             mine = visits.filter(visits["player_id"] == player.player_id) if visits.height else visits
             visit = mine.row(0, named=True) if mine.height else None
             prop = (visit or {}).get("property_id") or (player.metrics or {}).get("preferred_property") or (
                 player.properties["property_id"][0] if player.properties.height else None)
             if not prop:
                 return None
-            day, shift = M.shift_of(visit["ts"] if visit else (self.data.data_clock() or datetime.now()))
+            day, shift = M.shift_of(visit["ts"] if visit else (self.data.data_clock(self.session.principal) or datetime.now()))
             start, end = M.shift_window(day, shift)
-            snap = self.data.shift_snapshot(prop, start, end)
+            snap = self.data.shift_snapshot(self.session.principal, prop, start, end)
         except DataUnavailable:
             return None
         label = f"{prop} · {shift} shift {start:%Y-%m-%d %H:%M}–{end:%H:%M}"

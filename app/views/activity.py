@@ -37,14 +37,17 @@ class ActivityTabsView(pn.viewable.Viewer):
 
     def __init__(self, **params):
         super().__init__(**params)
-        self._holders = {t: pn.Column(sizing_mode="stretch_width", css_classes=[f"tab-{t.lower()}"]) for t in TABS}
-        self._empty = {t: html_pane("", [f"tab-empty-{t.lower()}"]) for t in TABS}
+        # the Compliance tab is for compliance and admin only (pipelines.roles)
+        self._shown = tuple(t for t in TABS if t != "Compliance" or self.player.session.principal.policy.compliance)
+        self._holders = {t: pn.Column(sizing_mode="stretch_width", css_classes=[f"tab-{t.lower()}"])
+                         for t in self._shown}
+        self._empty = {t: html_pane("", [f"tab-empty-{t.lower()}"]) for t in self._shown}
         self._updaters: dict[str, Updater] = {}
-        self._tabs = pn.Tabs(*[(t, self._holders[t]) for t in TABS], dynamic=True, sizing_mode="stretch_width",
-                             css_classes=["activity-tabs"])
-        self._tabs.param.watch(lambda _e: self._ensure(TABS[self._tabs.active]), "active")
+        self._tabs = pn.Tabs(*[(t, self._holders[t]) for t in self._shown], dynamic=True,
+                             sizing_mode="stretch_width", css_classes=["activity-tabs"])
+        self._tabs.param.watch(lambda _e: self._ensure(self._shown[self._tabs.active]), "active")
         self.player.param.watch(self._follow, "snapshot")
-        self._ensure(TABS[0])
+        self._ensure(self._shown[0])
 
     # -- updates ---------------------------------------------------------------------------------------
     def _follow(self, _event: param.parameterized.Event) -> None:
@@ -57,7 +60,7 @@ class ActivityTabsView(pn.viewable.Viewer):
 
     def _refresh(self) -> None:
         """Feed every built tab the open player's data (the open tab first)."""
-        active = TABS[self._tabs.active]
+        active = self._shown[self._tabs.active]
         for tab in sorted(self._updaters, key=lambda t: t != active):
             self._update(tab)
 

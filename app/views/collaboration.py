@@ -26,7 +26,7 @@ class CollaborationView(pn.viewable.Viewer):
         self._note = pn.widgets.TextAreaInput(placeholder="Add a note (plain text)", height=80,
                                               sizing_mode="stretch_width", css_classes=["note-input"], max_length=4000)
         self._visibility = pn.widgets.Select(options={"Everyone": "all", "Managers only": "managers",
-                                                      "Only me": "private"}, value="all", width=140,
+                                                      "Compliance only": "compliance", "Only me": "private"}, value="all", width=140,
                                              css_classes=["note-visibility"])
         self._add_note = pn.widgets.Button(label="Add note", color="primary", css_classes=["add-note"])
         self._edit_pick = pn.widgets.Select(label="Edit a note", options={}, sizing_mode="stretch_width",
@@ -184,6 +184,12 @@ class CollaborationView(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         snap = [(self.player, ["snapshot"])]
+        can = self.player.session.can
+        if not any(can(a) for a in ("note", "tag", "task")):
+            return pn.Column(live_html(self._attention_box, snap, ["attention-indicator"]),
+                             html_pane('<div class="muted">Your role reads no staff notes and writes no '
+                                       "notes, tags or tasks.</div>"), html_pane("<h3>Tags</h3>"), self._tags,
+                             sizing_mode="stretch_width", css_classes=["collaboration"])
         return pn.Column(
             live_html(self._attention_box, snap, ["attention-indicator"]), self._attention,
             live_html(self._message, [(self.player, ["message", "snapshot"])], ["collab-message"]),

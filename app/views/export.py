@@ -7,7 +7,6 @@ import io
 import panel as pn
 import param
 
-from app import export
 from app.state.player import PlayerState
 
 
@@ -33,12 +32,13 @@ class ExportView(pn.viewable.Viewer):
         self._csv.disabled = self._xlsx.disabled = not self.player.found
 
     def _csv_file(self) -> io.BytesIO:
-        return io.BytesIO(export.to_csv(self.player.snapshot))
+        return io.BytesIO(self.player.export_file("csv"))
 
     def _xlsx_file(self) -> io.BytesIO:
-        p = self.player
-        return io.BytesIO(export.to_excel(p.snapshot, p.notes(), p.tags(), p.tasks()))
+        return io.BytesIO(self.player.export_file("xlsx"))
 
     def __panel__(self) -> pn.viewable.Viewable:
+        if not self.player.session.can("export_player"):
+            return pn.Row(css_classes=["export"], visible=False)
         return pn.Row(pn.pane.HTML('<span style="color:#5f6b7a;font-size:12px">Export</span>', align="center"),
                       self._csv, self._xlsx, css_classes=["export"])

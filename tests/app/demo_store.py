@@ -6,6 +6,8 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
+from app.state.session import Session
+from pipelines.access import Principal
 from pipelines.build import build
 from pipelines.cli import DEMO_ORDER
 from pipelines.generate import generate
@@ -13,6 +15,13 @@ from pipelines.ingest import ingest_file
 from pipelines.store import Store
 
 END = datetime(2026, 1, 1, 20)
+# a principal that sees every property (the tests of reads that are not about scope)
+WHO = Principal("ana", "admin", None)
+
+
+def session(user: str = "ana", role: str = "host") -> Session:
+    """A signed-in session over every property."""
+    return Session(user=user, role=role, all_properties=True)
 
 
 def make_demo_store(folder: Path, players: int = 300, days: int = 400, seed: int = 11, *,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from tests.app.demo_store import WHO, session
+
 import polars as pl
 import pytest
 
+from pipelines.access import Access
 from app import queries as Q
 from app.data import DataStore, DataUnavailable
 
@@ -15,7 +18,7 @@ def test_a_missing_file_is_an_empty_state_not_a_crash(tmp_path):
     assert not ok and "No data yet" in why
     assert not ds.status().available and "No data yet" in ds.status().message
     with pytest.raises(DataUnavailable):
-        ds.player("PL1")
+        ds.player(WHO, "PL1")
     assert not (tmp_path / "none.duckdb").exists()  # reading never creates the file
 
 
@@ -26,19 +29,19 @@ def test_shared_returns_one_data_store_per_file(tmp_path):
 
 
 def test_reads_are_cached_and_a_write_drops_the_cache(data):
-    pid = data.search("PL00000", 1)["player_id"][0]
-    first = data.player(pid)
-    assert data.player(pid) is first  # cached
-    data.record_event(player_id=pid, event_type="note", actor="ana", role="host", attrs={"text": "hi"})
-    again = data.player(pid)
+    pid = data.search(WHO, "PL00000", 1)["player_id"][0]
+    first = data.player(WHO, pid)
+    assert data.player(WHO, pid) is first  # cached
+    data.record_event(WHO, action="note", player_id=pid, event_type="note", attrs={"text": "hi"})
+    again = data.player(WHO, pid)
     assert again is not first and again.events.height == first.events.height + 1
 
 
 def test_freshness_counts_events_after_the_newest_build(data):
-    assert data.freshness().events_since_build == 0 and not data.freshness().stale
-    pid = data.search("PL00000", 1)["player_id"][0]
-    data.record_event(player_id=pid, event_type="tag_added", actor="ana", role="host", attrs={"tag": "x"})
-    assert data.freshness().events_since_build == 1 and data.freshness().stale
+    assert data.freshness(WHO).events_since_build == 0 and not data.freshness(WHO).stale
+    pid = data.search(WHO, "PL00000", 1)["player_id"][0]
+    data.record_event(WHO, action="tag", player_id=pid, event_type="tag_added", attrs={"tag": "x"})
+    assert data.freshness(WHO).events_since_build == 1 and data.freshness(WHO).stale
 
 
 def _first(data: DataStore) -> dict:
@@ -52,49 +55,49 @@ def test_search_finds_a_player_by_part_of_any_field_in_any_case(data, field):
     p = _first(data)
     value = p[field]
     part = value[1:-1].swapcase() if len(value) > 3 else value.upper()
-    found = data.search(part, 50)
+    found = data.search(WHO, part, 50)
     assert p["player_id"] in found["player_id"].to_list()
 
 
 def test_search_by_phone_ignores_punctuation_and_exact_ids_come_first(data):
     p = _first(data)
     digits = "".join(ch for ch in p["phone"] if ch.isdigit())
-    assert p["player_id"] in data.search(digits[-7:], 50)["player_id"].to_list()
-    found = data.search(p["player_id"].lower(), 5)
+    assert p["player_id"] in data.search(WHO, digits[-7:], 50)["player_id"].to_list()
+    found = data.search(WHO, p["player_id"].lower(), 5)
     assert found["player_id"][0] == p["player_id"] and found["exact"][0]
 
 
 def test_every_word_must_match_and_like_wildcards_are_literal(data):
     p = _first(data)
-    both = data.search(f"{p['first_name']} {p['last_name']}", 50)
+    both = data.search(WHO, f"{p['first_name']} {p['last_name']}", 50)
     assert p["player_id"] in both["player_id"].to_list()
     assert all(p["last_name"].lower() in (r["last_name"] or "").lower() or p["last_name"].lower() in
                (r["email"] or "").lower() for r in both.iter_rows(named=True))
-    assert data.search("%", 10).is_empty() and data.search("_", 10).height <= 10
-    assert data.search("no-such-person-zzz", 10).is_empty()
+    assert data.search(WHO, "%", 10).is_empty() and data.search(WHO, "_", 10).height <= 10
+    assert data.search(WHO, "no-such-person-zzz", 10).is_empty()
 
 
 def test_search_respects_the_limit_and_resolves_merged_ids(data):
-    assert data.search("a", 7).height == 7
+    assert data.search(WHO, "a", 7).height == 7
     with data.store() as s:
         ids = s.sql("SELECT player_id FROM players ORDER BY player_id LIMIT 2")["player_id"].to_list()
         s.merge_players(ids[0], ids[1], actor="t", role="admin", reason="test")
     data.invalidate()
-    found = data.search(ids[1], 10)["player_id"].to_list()
+    found = data.search(WHO, ids[1], 10)["player_id"].to_list()
     assert ids[0] in found and ids[1] not in found
-    merged = data.player(ids[1])
+    merged = data.player(WHO, ids[1])
     assert merged.player_id == ids[0] and merged.requested_id == ids[1]
 
 
 def test_search_sql_gets_user_text_only_as_parameters(data):
     with data.store() as s:
-        found = Q.search_players(s, "'; DROP TABLE players; --", 5)
+        found = Q.search_players(Access(s, WHO), "'; DROP TABLE players; --", 5)
         assert found.is_empty()
         assert s.sql("SELECT count(*) AS n FROM players")["n"][0] > 0
 
 
 def test_open_visits_are_the_current_version_of_visits_without_an_end(data):
-    visits = data.open_visits()
+    visits = data.open_visits(WHO)
     assert visits.height > 0 and {"player_id", "property_id", "ts", "name"} <= set(visits.columns)
     with data.store() as s:
         raw = s.sql("SELECT count(*) AS n FROM events_current WHERE event_type = 'visit' AND ends_at IS NULL")
@@ -103,7 +106,7 @@ def test_open_visits_are_the_current_version_of_visits_without_an_end(data):
 
 
 def test_kpis_split_into_period_long_buckets_ending_with_the_newest_day(data):
-    k = data.kpis(30)
+    k = data.kpis(WHO, 30)
     assert k.trend.height == 12 and k.end is not None
     with data.store() as s:
         start = k.end - __import__("datetime").timedelta(days=30)
@@ -114,13 +117,13 @@ def test_kpis_split_into_period_long_buckets_ending_with_the_newest_day(data):
 
 
 def test_a_write_keeps_aggregates_that_it_cannot_change(data):
-    kpis = data.kpis(30)
-    pid = data.search("PL00000", 1)["player_id"][0]
-    shift_before = data.shift_snapshot("P01", *__import__("app.model", fromlist=["x"]).shift_window(
+    kpis = data.kpis(WHO, 30)
+    pid = data.search(WHO, "PL00000", 1)["player_id"][0]
+    shift_before = data.shift_snapshot(WHO, "P01", *__import__("app.model", fromlist=["x"]).shift_window(
         kpis.end.date(), "swing"))
-    data.record_event(player_id=pid, event_type="tag_added", actor="ana", role="host", attrs={"tag": "x"})
-    assert data.kpis(30) is kpis
+    data.record_event(WHO, action="tag", player_id=pid, event_type="tag_added", attrs={"tag": "x"})
+    assert data.kpis(WHO, 30) is kpis
     from app.model import shift_window
-    assert data.shift_snapshot("P01", *shift_window(kpis.end.date(), "swing")) is not shift_before
+    assert data.shift_snapshot(WHO, "P01", *shift_window(kpis.end.date(), "swing")) is not shift_before
     data.invalidate()
-    assert data.kpis(30) is not kpis
+    assert data.kpis(WHO, 30) is not kpis

@@ -10,7 +10,7 @@ import pytest
 from app import export
 from app import model as M
 from app.state import PlayerState, Session
-from tests.app.demo_store import busiest_player
+from tests.app.demo_store import WHO, busiest_player, session
 
 
 def test_defuse_neutralises_formula_like_text():
@@ -31,7 +31,7 @@ def test_summary_never_fails_on_sparse_rows():
 
 @pytest.fixture
 def state(data, demo_db) -> PlayerState:
-    return PlayerState(data=data, session=Session(user="ana"), player_id=busiest_player(demo_db)["player_id"])
+    return PlayerState(data=data, session=session("ana"), player_id=busiest_player(demo_db)["player_id"])
 
 
 def test_csv_export_holds_the_timeline_with_sources_and_is_defused(state):

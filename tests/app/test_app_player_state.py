@@ -9,7 +9,7 @@ import pytest
 
 from app import model as M
 from app.state import PlayerSearch, PlayerState, Session
-from tests.app.demo_store import busiest_player
+from tests.app.demo_store import WHO, busiest_player, session
 
 
 @pytest.fixture
@@ -18,7 +18,7 @@ def busy(demo_db) -> str:
 
 
 def test_opening_a_player_reads_it_and_remembers_it(data, busy):
-    state = PlayerState(data=data, session=Session(user="ana", role="host"))
+    state = PlayerState(data=data, session=session("ana", "host"))
     state.player_id = busy
     assert state.found and state.snapshot.player_id == busy and state.message == ""
     assert state.recent[0]["player_id"] == busy
@@ -26,15 +26,15 @@ def test_opening_a_player_reads_it_and_remembers_it(data, busy):
 
 
 def test_recently_viewed_is_newest_first_without_duplicates_and_capped(data):
-    ids = data.search("PL00", 20)["player_id"].to_list()[:5]
-    state = PlayerState(data=data, max_recent=3)
+    ids = data.search(WHO, "PL00", 20)["player_id"].to_list()[:5]
+    state = PlayerState(data=data, session=session(), max_recent=3)
     for pid in [*ids, ids[2]]:
         state.open(pid)
     assert [r["player_id"] for r in state.recent] == [ids[2], ids[4], ids[3]]
 
 
 def test_an_unknown_id_says_so(data):
-    state = PlayerState(data=data, player_id="NOPE")
+    state = PlayerState(data=data, session=session(), player_id="NOPE")
     assert not state.found and "NOPE" in state.message
     assert state.key_metrics() == [] and state.notes() == []
 
@@ -47,7 +47,7 @@ def test_a_missing_store_is_a_message(tmp_path):
 
 
 def test_key_metrics_match_the_snapshot_and_the_sparkline_ends_with_the_30_day_value(data, busy):
-    state = PlayerState(data=data, player_id=busy)
+    state = PlayerState(data=data, session=session(), player_id=busy)
     metrics = {m["key"]: m for m in state.key_metrics()}
     assert 6 <= len(metrics) <= 10
     m = state.snapshot.metrics
@@ -62,14 +62,14 @@ def test_key_metrics_match_the_snapshot_and_the_sparkline_ends_with_the_30_day_v
 
 
 def test_health_and_churn_come_with_their_factors(data, busy):
-    state = PlayerState(data=data, player_id=busy)
+    state = PlayerState(data=data, session=session(), player_id=busy)
     h, c = state.health(), state.churn()
     assert 0 <= h["score"] <= 100 and [f[0] for f in h["factors"]] == ["Purchase", "Engagement", "Service", "Recency"]
     assert c["level"] in ("low", "medium", "high") and len(c["factors"]) >= 3
 
 
 def test_timeline_is_newest_first_filtered_and_paged(data, busy):
-    state = PlayerState(data=data, player_id=busy)
+    state = PlayerState(data=data, session=session(), player_id=busy)
     tl = state.timeline
     everything = tl.filtered()
     assert everything["ts"].is_sorted(descending=True)
@@ -96,7 +96,7 @@ def test_timeline_is_newest_first_filtered_and_paged(data, busy):
 
 
 def test_every_timeline_row_names_its_source_and_actor(data, busy):
-    state = PlayerState(data=data, player_id=busy)
+    state = PlayerState(data=data, session=session(), player_id=busy)
     state.timeline.page_size = 100
     rows = state.timeline.rows()
     assert rows["source"].null_count() == 0 and rows["by"].null_count() == 0
@@ -104,7 +104,7 @@ def test_every_timeline_row_names_its_source_and_actor(data, busy):
 
 
 def test_search_state(data):
-    s = PlayerSearch(data=data)
+    s = PlayerSearch(data=data, session=session())
     assert "Type a name" in s.message()
     s.query = "a"
     assert "at least 2" in s.message() and s.results().is_empty()
@@ -115,7 +115,7 @@ def test_search_state(data):
 
 
 def test_trend_windows_cover_twelve_30_day_periods(data, busy):
-    state = PlayerState(data=data, player_id=busy)
+    state = PlayerState(data=data, session=session(), player_id=busy)
     trend = state.trend()
     assert trend.height == 12
     as_of = state.snapshot.metrics["as_of"]
@@ -125,7 +125,7 @@ def test_trend_windows_cover_twelve_30_day_periods(data, busy):
 
 
 def test_type_groups_filter_the_timeline(data, busy):
-    state = PlayerState(data=data, player_id=busy)
+    state = PlayerState(data=data, session=session(), player_id=busy)
     tl = state.timeline
     tl.set_groups(["Visits", "Play"])
     assert set(tl.types) == {"visit", "rating_slip"} and tl.groups() == ["Visits", "Play"]

@@ -30,7 +30,13 @@ class ServedApp:
     """A `player360 serve` subprocess on a free local port."""
 
     def __init__(self, db: Path):
-        self.port = _free_port()
+        from pipelines.store import Store
+        from pipelines.users import add_demo_users
+
+        with Store(db) as store:  # one sign-in per role (tests.browser: `app.login(page, "host")`)
+            add_demo_users(store)
+        self.root = f"http://localhost:{_free_port()}"
+        self.port = int(self.root.rsplit(":", 1)[1])
         self.url = f"http://localhost:{self.port}/main"
         self.log = db.parent / f"serve-{self.port}.log"
         env = os.environ | {"BOKEH_PY_LOG_LEVEL": "warning"}
@@ -57,6 +63,16 @@ class ServedApp:
             except OSError:
                 time.sleep(0.3)
         raise RuntimeError(f"the app did not answer within {timeout}s:\n{self.log.read_text()}")
+
+    def login(self, page, user: str = "admin", password: str | None = None) -> None:
+        """Sign `page` in as a demo user (its browser context keeps the cookie)."""
+        from pipelines.users import demo_password
+
+        page.goto(f"http://localhost:{self.port}/login")
+        page.fill("#username", user)
+        page.fill("#password", password if password is not None else demo_password(user))
+        page.click("#login-submit")
+        page.wait_for_load_state()
 
     def stop(self) -> None:
         """End the CLI and the `panel serve` it started (the whole process group)."""

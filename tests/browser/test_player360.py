@@ -35,6 +35,7 @@ def _open_player(page, url: str, player_id: str, name: str) -> None:
 
 def test_overview_shows_kpis_and_shift_summaries(served, page):
     app, _ = served
+    app.login(page)
     page.goto(app.url)
     expect(page.locator(".kpi-strip")).to_contain_text("Cash-in", timeout=WAIT)
     expect(page.locator(".kpi-strip")).to_contain_text("vs previous 30 days")
@@ -48,6 +49,7 @@ def test_overview_shows_kpis_and_shift_summaries(served, page):
 
 def test_search_open_and_export_a_player(served, page, tmp_path):
     app, facts = served
+    app.login(page)
     busy = facts["busy"]
     page.goto(f"{app.url}?page=player")
     box = page.locator(".player-search input")
@@ -77,6 +79,7 @@ def test_search_open_and_export_a_player(served, page, tmp_path):
 
 def test_filter_the_timeline_by_type(served, page):
     app, facts = served
+    app.login(page)
     busy = facts["busy"]
     _open_player(page, app.url, busy["player_id"], busy["last_name"])
     status = page.locator(".timeline-status")
@@ -94,13 +97,14 @@ def test_filter_the_timeline_by_type(served, page):
 
 def test_add_a_note_shown_as_text_and_edit_it(served, page):
     app, facts = served
+    app.login(page)
     busy = facts["busy"]
     _open_player(page, app.url, busy["player_id"], busy["last_name"])
     page.locator(".note-input textarea").fill("Likes <b>quiet</b> tables & window seats")
     page.locator(".add-note button").click()
     notes = page.locator(".notes-list")
     expect(notes).to_contain_text("Likes <b>quiet</b> tables & window seats", timeout=WAIT)
-    expect(notes).to_contain_text("demo (host)")
+    expect(notes).to_contain_text("admin (admin)")
     expect(notes.locator("b", has_text="quiet")).to_have_count(0)  # text, not markup
     expect(page.locator(".timeline-feed")).to_contain_text("Likes <b>quiet</b>")
     page.locator(".note-edit-pick select").select_option(index=1)  # the only app note
@@ -111,6 +115,7 @@ def test_add_a_note_shown_as_text_and_edit_it(served, page):
 
 def test_tag_task_and_attention(served, page):
     app, facts = served
+    app.login(page)
     busy = facts["busy"]
     _open_player(page, app.url, busy["player_id"], busy["last_name"])
     # a tag, at most once
@@ -127,7 +132,7 @@ def test_tag_task_and_attention(served, page):
     tasks = page.locator(".tasks-list")
     expect(tasks).to_contain_text("Follow up next visit", timeout=WAIT)
     page.locator(".task-complete button").first.click()
-    expect(tasks).to_contain_text("done by demo", timeout=WAIT)
+    expect(tasks).to_contain_text("done by admin", timeout=WAIT)
     expect(page.locator(".task-complete")).to_have_count(0)
     # attention needed
     toggle = page.locator(".attention-toggle button")
@@ -140,6 +145,7 @@ def test_tag_task_and_attention(served, page):
 
 def test_shift_report_shows_the_open_visit_and_opens_the_player(served, page):
     app, facts = served
+    app.login(page)
     v = facts["visit"]
     page.goto(f"{app.url}?page=shift&property={v['property_id']}")
     room = page.locator(".shift-in-room")
@@ -154,5 +160,6 @@ def test_shift_report_shows_the_open_visit_and_opens_the_player(served, page):
 
 def test_unknown_player_is_an_empty_state(served, page):
     app, _ = served
+    app.login(page)
     page.goto(f"{app.url}?player=NOPE123")
     expect(page.locator(".player-empty")).to_contain_text("No player with id", timeout=WAIT)
