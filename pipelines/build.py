@@ -101,12 +101,14 @@ def build(store: Store, as_of: date | None = None, *, actor: str, role: str = "e
     say = progress or (lambda _stage: None)
     # before the watermark: a batch finishing from here on is new to the next build whatever its seq
     started, t0 = datetime.now().replace(microsecond=0), clock.perf_counter()
+    batches = store.visible_batches()  # before the watermark: a batch committing in between is seen as new
     max_seq, newest = store.watermark()
     if newest is None:
         raise UserError(f"{store.path}: no events yet; ingest something first")
     as_of = as_of or newest.date()
     version, merge_seq = fingerprint(), store.merge_watermark()
-    if not force and store.build_saw_everything(as_of, max_seq, merge_seq, version):
+    if not force and store.build_saw_everything(as_of, max_seq=max_seq, merge_seq=merge_seq, batches=batches,
+                                                catalog_version=version):
         return BuildResult(as_of, "current")
     build_id = f"D{started:%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}"
     cutoff = datetime.combine(as_of + timedelta(days=1), time())
@@ -149,6 +151,6 @@ def build(store: Store, as_of: date | None = None, *, actor: str, role: str = "e
                 "seconds": seconds, "actor": actor, "role": role, "started_at": started,
                 "finished_at": datetime.now().replace(microsecond=0), "merge_seq": merge_seq,
                 "catalog_version": version, "mode": computed.mode, "base_build_id": computed.base_build_id,
-                "recomputed": computed.recomputed,
+                "recomputed": computed.recomputed, "batches_seen": batches,
             })
     return BuildResult(as_of, "built", wide.height, found.height, seconds, build_id, computed.mode, computed.recomputed)

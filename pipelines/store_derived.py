@@ -155,8 +155,9 @@ class DerivedStore:
         """Player ids whose rows may differ from the base build's snapshot (survivors, and merged-away
         ids whose old rows must go).
 
-        Players with events added since the base build (by sequence, or in a batch that finished
-        after it started) up to ``cutoff``, or superseded by such events; both sides of merges since;
+        Players with events added since the base build (by sequence, or in a batch that became
+        visible after it started: a 'running' batch's events are hidden until it commits, whatever
+        their sequence numbers) up to ``cutoff``, or superseded by such events; both sides of merges since;
         players with events in the ``intervals`` the moving cutoff sweeps (``(lo, hi]``); players
         whose enrolment falls in ``enrolled``. Over-inclusion only costs time, never correctness.
         """
@@ -188,15 +189,19 @@ class DerivedStore:
             params,
         )
 
-    def build_saw_everything(self, as_of: Any, max_seq: int, merge_seq: int, catalog_version: str) -> bool:
-        """Whether a finished build of ``as_of`` saw every event, merge and batch there is now,
-        computed with the current metric definitions."""
+    def visible_batches(self) -> int:
+        """Ingest batches readers see (all but the 'running' ones, whose events are hidden)."""
+        return int(self.con.execute(
+            f"SELECT count(*) FROM {S.INGEST_BATCHES} WHERE status <> 'running'").fetchall()[0][0])
+
+    def build_saw_everything(self, as_of: Any, *, max_seq: int, merge_seq: int, batches: int,
+                             catalog_version: str) -> bool:
+        """Whether a finished build of ``as_of`` saw every event, merge and visible batch there is
+        now, computed with the current metric definitions."""
         return self.con.execute(
-            f"""SELECT count(*) FROM {S.BUILDS} b WHERE as_of = ? AND status = 'done' AND max_seq = ?
-                AND merge_seq = ? AND catalog_version = ?
-                AND NOT EXISTS (SELECT 1 FROM {S.INGEST_BATCHES} i
-                                WHERE i.status <> 'running' AND i.finished_at >= b.started_at)""",
-            [as_of, max_seq, merge_seq, catalog_version],
+            f"""SELECT count(*) FROM {S.BUILDS} WHERE as_of = ? AND status = 'done' AND max_seq = ?
+                AND merge_seq = ? AND batches_seen = ? AND catalog_version = ?""",
+            [as_of, max_seq, merge_seq, batches, catalog_version],
         ).fetchall()[0][0] > 0
 
     def snapshot_columns(self, table: str, as_of: Any, columns: Sequence[str]) -> pl.DataFrame:
