@@ -121,6 +121,9 @@ def incremental_pass(store: Store, base: dict[str, Any], cutoff: datetime, train
     except KeyError as missing:  # written by older definitions: nothing to carry
         say(f"base snapshot not carried ({missing}): full recomputation")
         return None
+    if previous.height != base["players"]:  # rows removed since by hand: not the snapshot the build wrote
+        say(f"base snapshot has {previous.height:,} of its {base['players']:,} rows: full recomputation")
+        return None
     say(f"metrics: {changed.height:,} changed players")
     events, players = _read(store, players=changed)
     fresh = player_aggregates(events, cutoff, players).collect()

@@ -172,3 +172,20 @@ def test_daily_incremental_builds_with_refitted_models_equal_a_full_build(demo_f
     build(b, date(2026, 1, 1), actor="t", full=True, refit=True)
     assert a.snapshot("player_churn_model").height > 0 and a.snapshot("player_clv")["p_alive"].null_count() == 0
     _assert_same(a, b, date(2026, 1, 1))
+
+
+def test_a_changed_catalog_or_a_tampered_snapshot_means_a_full_build(loaded, write_csv, monkeypatch):
+    from tests.conftest import txn
+
+    monkeypatch.setattr(compute, "MAX_CHANGED_SHARE", 10.0)  # 3 players: one changed is a third of them
+    ingest_file(loaded, "transactions", write_csv("a.csv", [txn(1, "PL1"), txn(2, "PL2")]))
+    assert build(loaded, actor="t").mode == "full"  # nothing to carry yet
+    ingest_file(loaded, "transactions", write_csv("b.csv", [txn(3, "PL1", ts="2025-01-01 11:00:00")]))
+    assert build(loaded, actor="t").mode == "incremental"
+    ingest_file(loaded, "transactions", write_csv("c.csv", [txn(4, "PL1", ts="2025-01-01 12:00:00")]))
+    loaded.con.execute("DELETE FROM player_metrics WHERE player_id = 'PL2'")
+    assert build(loaded, actor="t").mode == "full"
+    monkeypatch.setattr("pipelines.build.fingerprint", lambda: "other definitions")
+    again = build(loaded, actor="t")  # same events, other metric definitions: not current, and nothing to carry
+    assert again.status == "built" and again.mode == "full"
+    assert loaded.snapshot("player_metrics").height == 3
