@@ -16,6 +16,7 @@ import polars as pl
 
 from pipelines import schema as S
 from pipelines.errors import UserError
+from pipelines.store_derived import DerivedStore
 from pipelines.store_ingest import IngestWrites
 
 DEFAULT_DB = Path("data") / "player360.duckdb"
@@ -44,10 +45,12 @@ def _sql_type(dtype: pl.DataType) -> str:
     raise ValueError(f"no DuckDB type for staging dtype {dtype}")
 
 
-class Store(IngestWrites):
+class Store(IngestWrites, DerivedStore):
     """A connection to one player360 DuckDB file, migrated to the newest schema on open.
 
-    A read-write open also clears what an interrupted ingest left behind (`recover_batches`).
+    A read-write open also clears what an interrupted ingest left behind (`recover_batches`). The
+    ingest's and the derived build's writes live in ``pipelines.store_ingest`` and
+    ``pipelines.store_derived`` (mixins over this connection; neither imports duckdb).
     """
 
     def __init__(self, path: Path | str | None = None, *, read_only: bool = False):
