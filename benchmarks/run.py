@@ -6,6 +6,7 @@ Each part prints its own wall times, peak memory and ratios against its baseline
 - CLV: BG/NBD + Gamma-Gamma fit and scoring of 1M customers;
 - build: full derived build, one-day rebuild, re-segmentation, one-player 360 reads;
 - app: the served 360 page in headless Chromium (navigation to rendered, player switch);
+- segments: threshold moves at 1M players (state, whole page, browser), member pages, 400k-row exports.
 - rewards: 20 reward rules over 1M players, engine vs DuckDB SQL vs pandas.
 Set BENCH_SCALE=small for a quick run of the same code on small data.
 """
@@ -25,6 +26,7 @@ PARTS = [
     ["benchmarks.bench_clv"],
     ["benchmarks.bench_build", "--players", "20000" if SMALL else "560000"],
     ["benchmarks.bench_app", "--db", "data/bench/build-work.duckdb"],  # the store bench_build built
+    ["benchmarks.bench_segments", "--players", "100000" if SMALL else "1000000", "--browser"],
     ["benchmarks.bench_rewards", "--players", "100000" if SMALL else "1000000"],
 ]
 

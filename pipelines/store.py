@@ -393,6 +393,76 @@ class Store:
                               **({"points": points} if points is not None else {})})
         return event_id
 
+    def record_events_bulk(
+        self,
+        *,
+        player_ids: list[str] | pl.Series | pl.DataFrame,
+        event_type: str,
+        actor: str,
+        role: str,
+        attrs: dict[str, Any] | None = None,
+        source_ref: str = "app",
+        ts: datetime | None = None,
+    ) -> int:
+        """Append the same attributed event (e.g. one tag) for many players in one transaction and
+        return how many were written: each player gets its own event, id and seq, exactly as if
+        `record_event` had been called once per player (merged ids resolve to their survivor;
+        duplicates in `player_ids` count once). `player_ids` may be a frame with `player_id` and
+        `property_id` (the property each event concerns). Unknown players are refused, all or
+        nothing. Every event is audited like a single write."""
+        import uuid
+
+        if not actor or not role:
+            raise UserError("every write needs an actor and a role")
+        if isinstance(player_ids, pl.DataFrame):
+            ids = player_ids.select(pl.col("player_id").cast(pl.String),
+                                    pl.col("property_id").cast(pl.String) if "property_id" in player_ids.columns
+                                    else pl.lit(None, dtype=pl.String).alias("property_id"))
+        else:
+            ids = pl.DataFrame({"player_id": pl.Series(player_ids, dtype=pl.String)}).with_columns(
+                pl.lit(None, dtype=pl.String).alias("property_id"))
+        if ids.height == 0:
+            return 0
+        now = _now()
+        key = uuid.uuid4().hex
+        self.con.register("_bulk_ids", ids)
+        try:
+            with self.transaction():
+                self.con.execute(
+                    f"""CREATE OR REPLACE TEMP TABLE _bulk AS
+                    SELECT coalesce(a.survivor_id, b.player_id) AS player_id, any_value(b.property_id) AS property_id,
+                        bool_or(p.player_id IS NULL) AS unknown
+                    FROM _bulk_ids b LEFT JOIN {S.PLAYER_ALIASES} a ON a.merged_id = b.player_id
+                    LEFT JOIN {S.PLAYERS} p ON p.player_id = coalesce(a.survivor_id, b.player_id)
+                    GROUP BY 1""")
+                unknown = self.con.execute("SELECT player_id FROM _bulk WHERE unknown LIMIT 3").fetchall()
+                if unknown:
+                    raise UserError(f"unknown player(s) {[u[0] for u in unknown]}: nothing was written")
+                base = self.con.execute(f"SELECT coalesce(max(seq), 0) FROM {S.EVENTS}").fetchall()[0][0]
+                self.con.execute(
+                    f"""INSERT INTO {S.EVENTS} (event_id, seq, record_key, player_id, property_id, ts,
+                        event_type, amount, currency, points, attrs, source, source_ref, actor, role,
+                        recorded_at, batch_id, corrects_event_id)
+                    SELECT md5('app' || chr(31) || rk), ? + n, rk, player_id, property_id, ?, ?, NULL, NULL, NULL,
+                        CAST(? AS JSON), 'app', ?, ?, ?, ?, ?, NULL
+                    FROM (SELECT player_id, property_id, row_number() OVER (ORDER BY player_id) AS n,
+                                 ? || '#' || CAST(row_number() OVER (ORDER BY player_id) AS VARCHAR) AS rk
+                          FROM _bulk)""",
+                    [base, ts or now, event_type, json.dumps(attrs or {}), source_ref, actor, role, now,
+                     f"app-{now:%Y%m%d}", key],
+                )
+                written = self.con.execute("SELECT count(*) FROM _bulk").fetchall()[0][0]
+                if self._exists(S.AUDIT_LOG):  # audited like record_event: one entry per event
+                    self.con.execute(
+                        f"""INSERT INTO {S.AUDIT_LOG}
+                        SELECT (SELECT coalesce(max(audit_id), 0) FROM {S.AUDIT_LOG}) + row_number() OVER (ORDER BY seq),
+                            ?, ?, ?, ?, 'event', event_id, player_id, NULL, CAST(attrs AS JSON), NULL
+                        FROM {S.EVENTS} WHERE seq > ? AND seq <= ? + ?""",
+                        [now, actor, role, f"event.{event_type}", base, base, written])
+        finally:
+            self.con.unregister("_bulk_ids")
+        return int(written)
+
     def compact_events(self) -> int:
         """Rewrite `events` sorted by player and time (same rows, same ids); return the row count.
 
