@@ -12,8 +12,9 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.i
 pytestmark = pytest.mark.slow
 
 
-def test_the_three_notebooks_exist():
-    assert [p.stem for p in NOTEBOOKS] == ["01_tune_segment_thresholds", "02_explore_cohorts", "03_churn_and_clv"]
+def test_the_notebooks_exist():
+    assert [p.stem for p in NOTEBOOKS] == ["01_tune_segment_thresholds", "02_explore_cohorts", "03_churn_and_clv",
+                                           "04_validate_rule_roi"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
