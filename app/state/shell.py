@@ -5,7 +5,7 @@ from __future__ import annotations
 import param
 
 PAGES = {"overview": "Overview", "player": "Player 360", "shift": "Shift report", "segments": "Segments",
-         "cohorts": "Cohorts", "audit": "Audit log"}
+         "cohorts": "Cohorts", "rewards": "Rewards", "audit": "Audit log"}
 
 
 class AppState(param.Parameterized):
