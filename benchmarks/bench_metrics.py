@@ -437,7 +437,7 @@ def child(engine: str, path: Path, repeat: int, out: Path | None) -> dict:
     from metrics.catalog import CATALOG, registry
     from pipelines.derived import player_metrics
 
-    if engine.startswith("polars"):
+    if engine in ("polars", "polars-core"):
         events = pl.read_parquet(path)
         catalog = None
         if engine == "polars-core":
@@ -502,7 +502,7 @@ def _store_of(path: Path) -> Path:
 
 def _sharded(db: Path, shard_events: int = 2_500_000):
     """The build's path: player-id ranges read from the store, metrics per shard, concatenated."""
-    from pipelines.derived.metrics import EVENT_INPUTS, attrs_event_types
+    from pipelines.derived.metrics import EVENT_INPUTS, attrs_event_types, player_metrics
     from pipelines.store import Store
 
     store = Store(db, read_only=True)
