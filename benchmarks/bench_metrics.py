@@ -470,6 +470,7 @@ def child(engine: str, path: Path, repeat: int, out: Path | None) -> dict:
     loaded_mb = _rss_mb()
     times, cpu, result = [], [], None
     for _ in range(repeat):
+        result = None  # the last run's frame must not count in this run's peak
         start, start_cpu = time.perf_counter(), time.process_time()
         result = run()
         times.append(time.perf_counter() - start)

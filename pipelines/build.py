@@ -142,7 +142,9 @@ def build(store: Store, as_of: date | None = None, *, actor: str, role: str = "e
                 store.write_snapshot("player_churn_model", churn.with_columns(stamp), as_of)
             else:
                 store.clear_snapshot("player_churn_model", as_of)
-            fits = {"clv": None if clv_fit else clv_params.columns(), "churn": None if churn_fit else churn_params}
+            # a fit the data could not support is not kept: the next build tries again
+            fits = {"clv": None if clv_fit or clv_params.issues else clv_params.columns(),
+                    "churn": None if churn_fit else churn_params}
             for kind, params in fits.items():
                 if params is not None:
                     store.save_fit(fit_id=f"{build_id}-{kind}", kind=kind, as_of=as_of, build_id=build_id,
