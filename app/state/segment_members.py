@@ -65,6 +65,7 @@ class MemberListState(param.Parameterized):
         super().__init__(**params)
         self._data = SegmentData.of(self.segments.data)
         self._memo: tuple | None = None  # (labelled frame, tags frame, filters, members)
+        self._page_memo: tuple | None = None  # (members, order and page, rows)
         self.options()
 
     @param.depends("segment", "tiers", "lifecycle", "games", "venues", "properties", "tags", "text", "sort_by",
@@ -96,20 +97,19 @@ class MemberListState(param.Parameterized):
         return self._data.tags(self.segments.who)
 
     def filters(self) -> pl.Expr:
-        """Every filter as one boolean expression."""
+        """Every filter but the tags as one boolean expression."""
         text = self.text.strip()
         found = (pl.col("player_id").str.contains(text, literal=True)
                  | pl.col("name").str.to_lowercase().str.contains(text.lower(), literal=True)) if text else pl.lit(True)
         segment = pl.col("segment").cast(pl.String) == self.segment if self.segment else pl.lit(True)
-        keys = [M.tag_key(t) for t in self.tags]
         return (segment & any_of("tier", self.tiers) & any_of("lifecycle_live", self.lifecycle)
                 & any_of("favourite_game", self.games) & any_of("preferred_property", self.venues)
-                & overlaps("properties", self.properties) & overlaps("tag_keys", keys) & found)
+                & overlaps("properties", self.properties) & found)
 
     @param.depends("segments.revision", "segments.as_of", "segments.scheme", "segment", "tiers", "lifecycle",
                    "games", "venues", "properties", "tags", "text")
     def members(self) -> pl.DataFrame:
-        """Every member matching the filters (unsorted), with their current tags."""
+        """Every member matching the filters (unsorted, in player id order)."""
         frame = self.segments.labelled()
         if frame.is_empty():
             return frame
@@ -118,12 +118,21 @@ class MemberListState(param.Parameterized):
                tuple(self.properties), tuple(self.tags), self.text)
         if self._memo is not None and self._memo[0] is frame and self._memo[1] is current and self._memo[2] == key:
             return self._memo[3]
-        tags = current.group_by("player_id").agg(pl.col("tag"), pl.col("key").alias("tag_keys"))
-        joined = frame.join(tags, on="player_id", how="left", maintain_order="left").with_columns(
-            pl.col("tag").fill_null([]).alias("tags"), pl.col("tag_keys").fill_null([])).drop("tag")
-        out = joined.filter(self.filters())
+        out = frame.lazy().filter(self.filters())
+        if self.tags:  # the few tagged players, not a join of every player with their tags
+            keys = [M.tag_key(t) for t in self.tags]
+            out = out.join(current.lazy().filter(pl.col("key").is_in(keys)).select("player_id").unique(),
+                           on="player_id", how="semi", maintain_order="left")
+        out = out.collect()
         self._memo = (frame, current, key, out)
         return out
+
+    def with_tags(self, part: pl.DataFrame) -> pl.DataFrame:
+        """`part` with each player's current tags (a list column `tags`)."""
+        tags = self._tags().filter(pl.col("player_id").is_in(part["player_id"].implode())).group_by("player_id").agg(
+            pl.col("tag").alias("tags"))
+        return part.join(tags, on="player_id", how="left", maintain_order="left").with_columns(
+            pl.col("tags").fill_null([]))
 
     @property
     def total(self) -> int:
@@ -135,21 +144,32 @@ class MemberListState(param.Parameterized):
         """Pages of the filtered list (at least 1)."""
         return max(1, -(-self.total // self.page_size))
 
+    def _ordered(self) -> pl.LazyFrame:
+        """The filtered members in the chosen order (nulls last; ties in player id order, kept by a
+        stable sort), lazily: a sort followed by a slice runs as a top-k, not a full sort."""
+        return self.members().lazy().sort(self.sort_by, descending=self.descending, nulls_last=True,
+                                          maintain_order=True)
+
     def sorted_members(self) -> pl.DataFrame:
-        """The filtered members in the chosen order (nulls last, ties by player id)."""
-        return self.members().sort([self.sort_by, "player_id"], descending=[self.descending, False],
-                                   nulls_last=True)
+        """Every filtered member in the chosen order."""
+        return self._ordered().collect()
 
     @param.depends("segments.revision", "segments.as_of", "segments.scheme", "segment", "tiers", "lifecycle",
                    "games", "venues", "properties", "tags", "text", "sort_by", "descending", "page", "page_size")
     def page_rows(self) -> pl.DataFrame:
-        """The rows of the page shown (display columns only)."""
+        """The rows of the page shown (display columns only, with their tags)."""
         members = self.members()
         if members.is_empty():
             return pl.DataFrame()
         page = min(self.page, self.pages)
-        top = members.sort([self.sort_by, "player_id"], descending=[self.descending, False], nulls_last=True)
-        return top.slice((page - 1) * self.page_size, self.page_size).select([c for c in SHOWN if c in members.columns])
+        key = (self.sort_by, self.descending, page, self.page_size)
+        hit = self._page_memo
+        if hit is not None and hit[0] is members and hit[1] == key:
+            return hit[2]
+        rows = self.with_tags(self._ordered().slice((page - 1) * self.page_size, self.page_size).collect())
+        rows = rows.select([c for c in SHOWN if c in rows.columns])
+        self._page_memo = (members, key, rows)
+        return rows
 
     def next_page(self) -> None:
         """Show the next page (if any)."""
@@ -182,11 +202,11 @@ class MemberListState(param.Parameterized):
         frame = self.sorted_members().with_columns(
             pl.lit(self.segments.current.version).alias("scheme_version"), pl.col("segment").cast(pl.String),
             pl.col("lifecycle_live").cast(pl.String))
-        base = frame.select([c for c in EXPORTED if c in frame.columns])
+        base = frame.select([c for c in EXPORTED if c in frame.columns and c != "tags"])
 
         def enrich(part: pl.DataFrame) -> pl.DataFrame:
             details = self._data.contact_details(who, part["player_id"].to_list())
-            out = part.join(details, on="player_id", how="left")
+            out = self.with_tags(part).join(details, on="player_id", how="left", maintain_order="left")
             return out.select([c for c in EXPORTED if c in out.columns])
         name = f"{self.segments.scheme}-{self.segment or 'all'}-{self.segments.as_of}"
         path, rows = export(base, fmt, folder, enrich, name=name)

@@ -15,7 +15,7 @@ import polars as pl
 
 from app.state.segments import SegmentsState, metric_label
 from app.views.common import esc, live_html
-from app.views.segments import NextTick
+from app.views.segments import AfterCounts
 from metrics.catalog import CATALOG, UNIT_FORMATS
 
 HEIGHT = 300
@@ -54,7 +54,8 @@ class SegmentChartsView(pn.viewable.Viewer):
     def __init__(self, **params):
         super().__init__(**params)
         s = self.segments
-        bump = NextTick(lambda: self.param.update(shown=self.shown + 1))
+        bump = AfterCounts(lambda: self.param.update(shown=self.shown + 1),
+                           prepare=lambda: (s.summary(), s.crosstab(), s.profiles(), s.histogram()))
         s.param.watch(bump, ["revision", "scheme", "as_of", "compare", "distribution", "profile_metrics"])
         self._distribution = pn.widgets.Select.from_param(s.param.distribution, label="Distribution of",
                                                           css_classes=["segment-distribution-pick"], width=220)
@@ -89,13 +90,15 @@ class SegmentChartsView(pn.viewable.Viewer):
     def _heatmap(self, *_deps) -> hv.Overlay:
         s = self.segments
         cross = s.crosstab()
-        rows = [] if cross.is_empty() else [(r["column"], r["row"], r["players"], r["row_share"] or 0.0)
+        rows = [] if cross.is_empty() else [(r["column"], r["row"], r["row_share"] or 0.0, r["players"])
                                             for r in cross.iter_rows(named=True)]
-        heat = hv.HeatMap(rows, kdims=["compare", "segment"], vdims=["players", "row_share"]).opts(
+        # the first value dimension colours the cells: the share of the row, so rows of any size compare
+        heat = hv.HeatMap(rows, kdims=["compare", "segment"], vdims=["row_share", "players"]).opts(
             title=f"{s.scheme} x {s.compare} (colour: share of the row)", height=HEIGHT, responsive=True,
-            color="row_share", cmap="Blues", clim=(0, 1), colorbar=False, tools=["hover"], framewise=True,
+            cmap="Blues", clim=(0, 1), colorbar=False, tools=["hover"], framewise=True,
             xlabel=s.compare, ylabel=s.scheme, invert_yaxis=True)
-        labels = hv.Labels(rows, kdims=["compare", "segment"], vdims=["players"]).opts(text_font_size="10pt")
+        labels = hv.Labels([(c, r, n) for c, r, _share, n in rows], kdims=["compare", "segment"],
+                           vdims=["players"]).opts(text_font_size="10pt", text_color="#1f2933")
         return heat * labels
 
     # -- tables ------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import polars as pl
 from app.export_segments import FORMATS
 from app.state.segment_members import SORTABLE, MemberListState
 from app.views.common import esc, live_html
-from app.views.segments import NextTick
+from app.views.segments import AfterCounts
 
 HEADERS = {"player_id": "Id", "name": "Name", "segment": "Segment", "lifecycle_live": "Lifecycle", "tier": "Tier",
            "favourite_game": "Favourite game", "preferred_property": "Favourite venue", "properties": "Properties",
@@ -83,7 +83,7 @@ class MemberListView(pn.viewable.Viewer):
         self._table.on_click(self._on_click)
         m.param.watch(self._refresh, ["page", "page_size", "sort_by", "descending", "segment", "tiers", "lifecycle",
                                       "games", "venues", "properties", "tags", "text"])
-        m.segments.param.watch(NextTick(self._refresh), ["revision", "as_of", "scheme"])
+        m.segments.param.watch(AfterCounts(self._refresh, prepare=m.page_rows), ["revision", "as_of", "scheme"])
         m.segments.param.watch(self._segment_options, ["scheme"])
         self._segment_options()
         self._refresh()
@@ -133,8 +133,8 @@ class MemberListView(pn.viewable.Viewer):
         m = self.members
         status = live_html(self._status, [(m, ["page", "page_size", "segment", "tiers", "lifecycle", "games", "venues",
                                               "properties", "tags", "text", "message"])], ["members-info"])
-        m.segments.param.watch(NextTick(lambda: status.param.update(object=f'<div class="p360">{self._status()}</div>')),
-                               ["revision", "as_of", "scheme"])
+        m.segments.param.watch(AfterCounts(lambda: status.param.update(object=f'<div class="p360">{self._status()}</div>'),
+                                           prepare=lambda: m.total), ["revision", "as_of", "scheme"])
         return pn.Column(
             pn.Row(self._segment, self._text, self._sort, self._desc, self._size, self._clear,
                    sizing_mode="stretch_width"),

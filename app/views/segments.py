@@ -8,35 +8,59 @@ them. Sliders update when released (throttled) and have a box to type an exact v
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
 
 import panel as pn
 import param
+from tornado.ioloop import IOLoop
 
 from app import model as M
 from app.state.segments import SegmentsState
-from app.views.common import empty, esc, html_pane, later, live_html
+from app.views.common import empty, esc, html_pane, live_html
 
 BAR = '<div class="bar"><span style="width:{w:.1f}%"></span></div>'
 
 
-class NextTick:
-    """Calls `fn` once on the session's next tick however often it is asked to in this one: the counts
-    reach the browser first, charts and lists follow (outside a server it runs at once)."""
+class AfterCounts:
+    """Runs a view's update once after the current change however often it is asked to in it, with its
+    data computed first in a worker thread: the counts reach the browser first, and the event loop
+    stays free to write them while charts and lists are computed (Polars releases the GIL).
 
-    def __init__(self, fn):
+    `prepare` (optional) computes, thread-safely, what `fn` shows (the state's memoised frames); `fn`
+    then updates the widgets on the session's loop. Outside a server both simply run at once.
+    """
+
+    def __init__(self, fn: Callable[[], None], prepare: Callable[[], object] | None = None):
         self.fn = fn
+        self.prepare = prepare
         self.pending = False
 
     def __call__(self, *_events) -> None:
         if self.pending:
             return
         self.pending = True
+        doc = pn.state.curdoc
 
-        def run() -> None:
+        def apply() -> None:
             self.pending = False
             self.fn()
-        later(run)
+        if doc is None or doc.session_context is None:
+            if self.prepare is not None:
+                self.prepare()
+            apply()
+            return
+
+        async def compute_then_apply() -> None:
+            # not a document callback: the document lock stays free while this waits, so the
+            # counts' own update is applied and written meanwhile
+            try:
+                if self.prepare is not None:
+                    await asyncio.get_running_loop().run_in_executor(None, self.prepare)
+            finally:
+                doc.add_next_tick_callback(apply)
+        IOLoop.current().add_callback(compute_then_apply)
 
 
 def threshold_widgets(scheme: param.Parameterized) -> pn.Param:
