@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from pipelines.cli_rules import rules_app
 from pipelines.errors import UserError
 
 app = typer.Typer(
@@ -128,6 +129,7 @@ def build(
 
 metrics_app = typer.Typer(help="The metric catalog.", no_args_is_help=True)
 app.add_typer(metrics_app, name="metrics")
+app.add_typer(rules_app, name="rules")
 
 
 @metrics_app.command("list")

@@ -132,13 +132,21 @@ def event_columns(source: Source, known_players: pl.Series | None, now: datetime
 CONTENT_COLUMNS = ("player_id", "property_id", "ts", "event_type", "amount", "currency", "points",
                    "game", "game_type", "location", "avg_bet", "minutes", "theo", "casino_win",
                    "ends_at", "attrs")
+TS_TEXT = "%Y-%m-%d %H:%M:%S%.6f"  # how Polars casts a microsecond timestamp to text
 # A player row's ts and type depend on when it is read (enrollment vs update): not its content.
 PLAYER_CONTENT_COLUMNS = ("player_id", "property_id", "attrs")
 
 
+def _as_text(name: str) -> pl.Expr:
+    """A staged column as text, exactly as `cast(pl.String)` writes it (event ids depend on it)."""
+    if STAGED_SCHEMA[name] == pl.Datetime("us"):  # the same text, about twice as fast as the cast
+        return c(name).dt.to_string(TS_TEXT)
+    return c(name).cast(pl.String)
+
+
 def content(columns: tuple[str, ...] = CONTENT_COLUMNS) -> pl.Expr:
     """The record's content as one string: what makes two versions of a record differ."""
-    parts = [c(n).cast(pl.String).fill_null("\u2205") for n in columns]
+    parts = [_as_text(n).fill_null("\u2205") for n in columns]
     return pl.concat_str(parts, separator="\x1f")
 
 

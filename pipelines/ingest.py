@@ -1,4 +1,4 @@
-"""Ingestion: raw files in, events out, one atomic batch per file (the I/O edge of the pipeline)."""
+"""Ingestion: raw files in, events out, one batch per file seen whole or not at all (the I/O edge)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import getpass
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,6 +15,7 @@ import polars as pl
 
 from pipelines import facts, readers, staging
 from pipelines.errors import UserError
+from pipelines.prefetch import prefetch
 from pipelines.sources import SOURCES, Source
 from pipelines.store import Store
 
@@ -96,6 +97,23 @@ def _estimate_rows(raw: readers.RawFile) -> int | None:
     return None
 
 
+def stage_chunk(chunk: pl.DataFrame, source: Source, rules: list, *, date_format: str | None,
+                file_name: str, known: pl.Series | None, now: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(staged events, rejected rows) of one raw chunk: typing, checks and facts, all in Polars."""
+    formats = staging.timestamp_formats(chunk, source, date_format)
+
+    def check(formats: dict) -> pl.DataFrame:
+        return chunk.lazy().pipe(staging.typed, source, date_format, formats).pipe(staging.flag_bad, rules).collect()
+
+    checked = check(formats)
+    retry = staging.misread(checked, formats)
+    if retry:  # the guessed format did not read every value: try every accepted format there
+        checked = check({k: v for k, v in formats.items() if k not in retry})
+    bad = staging.rejected(checked.lazy(), rules).collect()
+    staged = facts.events(checked.lazy(), source, file_name=file_name, known_players=known, now=now).collect()
+    return staged, bad
+
+
 def ingest_file(
     store: Store,
     source_name: str,
@@ -109,13 +127,19 @@ def ingest_file(
     progress: Progress | None = None,
     chunk_rows: int = readers.CHUNK_ROWS,
 ) -> IngestResult:
-    """Ingest one file as one atomic batch; raise UserError for file-level problems."""
+    """Ingest one file as one batch, visible to readers once whole; raise UserError for file-level problems.
+
+    Chunks are staged in Polars on a background thread while the previous chunk is written to
+    DuckDB; each chunk commits on its own (bounded memory) inside a batch readers do not see
+    until it is committed.
+    """
     path = Path(path)
     actor = actor or default_actor()
     batch_id = f"B{datetime.now():%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}"
     started, t0 = datetime.now().replace(microsecond=0), time.perf_counter()
     log = {"batch_id": batch_id, "source": source_name, "file_name": str(path), "actor": actor,
            "role": role, "started_at": started}
+    store.recover_batches()
     try:
         if source_name not in SOURCES:
             raise UserError(f"{path}: unknown source {source_name!r} (expected one of: {', '.join(SOURCES)})")
@@ -123,45 +147,41 @@ def ingest_file(
         raw = readers.open_raw(path)
         log["file_hash"] = raw.sha256
         rename = resolve_columns(path, raw.columns, source, mapping or {})
-        known = store.known_player_ids()["player_id"] if (source.known_player or source.name == "players") else None
-        cutoff = (now or datetime.now()) + FUTURE_TOLERANCE
-        rules = None
-        total = _estimate_rows(raw)
-        rows = rejected_count = added = duplicates = 0
-        with store.transaction():
-            base_seq = store.begin_batch()
-            for chunk in readers.chunks(raw, rename, chunk_rows):
-                formats = staging.timestamp_formats(chunk, source, date_format)
-                if rules is None:  # raw types are known once the first chunk is read
-                    rules = staging.problems(source, present=dict(chunk.schema), known_players=known, now=cutoff)
-                checked = (
-                    chunk.lazy()
-                    .pipe(staging.typed, source, date_format, formats)
-                    .pipe(staging.flag_bad, rules)
-                    .collect()
-                )
-                bad = staging.rejected(checked.lazy(), rules).collect()
-                store.reject(batch_id, bad)
-                staged = facts.events(checked.lazy(), source, file_name=path.name,
-                                      known_players=known, now=cutoff - FUTURE_TOLERANCE).collect()
-                new, dup = store.apply_chunk(staged, batch_id=batch_id, source=source.name, actor=actor,
-                                             role=role, base_seq=base_seq)
-                added, duplicates = added + new, duplicates + dup
-                rows += chunk.height
-                rejected_count += bad.height
-                if progress:
-                    progress(rows, total)
-            if rows == 0:
-                raise UserError(f"{path}: the file has a header but no rows")
-            store.end_batch(source=source.name, base_seq=base_seq)
-            store.log_batch(log | {
-                "status": "committed", "rows_read": rows, "events_added": added,
-                "duplicates": duplicates, "rejected": rejected_count,
-                "finished_at": datetime.now().replace(microsecond=0),
-            })
     except UserError as exc:
         store.log_batch(log | {"status": "failed", "error": str(exc),
                                "finished_at": datetime.now().replace(microsecond=0)})
+        raise
+    known = store.known_player_ids()["player_id"] if (source.known_player or source.name == "players") else None
+    cutoff = (now or datetime.now()) + FUTURE_TOLERANCE
+    total = _estimate_rows(raw)
+
+    def staged_chunks() -> Iterator[tuple[int, pl.DataFrame, pl.DataFrame]]:
+        rules = None
+        for chunk in readers.chunks(raw, rename, chunk_rows):
+            if rules is None:  # raw types are known once the first chunk is read
+                rules = staging.problems(source, present=dict(chunk.schema), known_players=known, now=cutoff)
+            staged, bad = stage_chunk(chunk, source, rules, date_format=date_format, file_name=path.name,
+                                      known=known, now=cutoff - FUTURE_TOLERANCE)
+            yield chunk.height, staged, bad
+
+    rows = rejected_count = added = duplicates = 0
+    base_seq = store.start_batch(log)
+    try:
+        with prefetch(staged_chunks()) as chunks:
+            for height, staged, bad in chunks:
+                new, dup = store.apply_chunk(staged, bad, batch_id=batch_id, source=source.name, actor=actor,
+                                             role=role, base_seq=base_seq)
+                added, duplicates = added + new, duplicates + dup
+                rows += height
+                rejected_count += bad.height
+                if progress:
+                    progress(rows, total)
+        if rows == 0:
+            raise UserError(f"{path}: the file has a header but no rows")
+        store.finish_batch(batch_id, source=source.name, base_seq=base_seq, counts={
+            "rows_read": rows, "events_added": added, "duplicates": duplicates, "rejected": rejected_count})
+    except BaseException as exc:
+        store.fail_batch(batch_id, str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}")
         raise
     return IngestResult(batch_id, source.name, str(path), rows, added, duplicates, rejected_count,
                         round(time.perf_counter() - t0, 3))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pipelines import schema_rewards
+
 EVENTS = "events"
 EVENTS_CURRENT = "events_current"
 PLAYERS = "players"
@@ -10,6 +12,7 @@ PLAYER_MERGES = "player_merges"
 PLAYER_ALIASES = "player_aliases"
 INGEST_BATCHES = "ingest_batches"
 REJECTED_ROWS = "rejected_rows"
+INGEST_KEYS = "ingest_keys"
 MIGRATIONS = "schema_migrations"
 BUILDS = "builds"
 SCHEME_VERSIONS = "scheme_versions"
@@ -294,7 +297,8 @@ def scoped_macros(*, all_properties: bool = False, scope: tuple[str, ...] = (), 
         f"""CREATE OR REPLACE TEMP MACRO s_aliases() AS TABLE
             SELECT a.* FROM {PLAYER_ALIASES} a WHERE {visible_player.format(col='a.survivor_id')}""",
         f"CREATE OR REPLACE TEMP MACRO s_events() AS TABLE {events(EVENTS_CURRENT)}",
-        f"CREATE OR REPLACE TEMP MACRO s_events_all() AS TABLE {events(EVENTS)}",
+        # every version, but not the events of a batch still being ingested (as events_current)
+        f"CREATE OR REPLACE TEMP MACRO s_events_all() AS TABLE {events(f'(SELECT * FROM {EVENTS} WHERE {VISIBLE})')}",
         # a derived per-player table (player_metrics, player_segments, ...): rows of visible players
         f"""CREATE OR REPLACE TEMP MACRO s_derived(t) AS TABLE
             SELECT d.* FROM query_table(t) d WHERE {visible_player.format(col='d.player_id')}""",
@@ -306,7 +310,40 @@ def scoped_macros(*, all_properties: bool = False, scope: tuple[str, ...] = (), 
 
 # relations a scoped read may not name directly (the access layer's guard)
 PROTECTED = (EVENTS, EVENTS_CURRENT, PLAYERS, PLAYER_PROPERTIES, PLAYER_ALIASES, PLAYER_MERGES,
-             REJECTED_ROWS, USERS, AUDIT_LOG, SETTINGS, INGEST_BATCHES, *DERIVED)
+             REJECTED_ROWS, USERS, AUDIT_LOG, SETTINGS, INGEST_BATCHES, *DERIVED,
+             schema_rewards.REWARD_RUN_MEMBERS)
+
+# An ingest commits chunk by chunk (memory stays bounded by the chunk, not the file) with its
+# batch 'running'; readers see a batch's events only once it is 'committed'. A stale 'running'
+# batch (its process was killed) is removed by the next writer (`Store.recover_batches`).
+HIDDEN_BATCHES = f"SELECT batch_id FROM {INGEST_BATCHES} WHERE status = 'running'"
+VISIBLE = f"batch_id NOT IN ({HIDDEN_BATCHES})"
+
+EVENTS_CURRENT_VIEW_V5 = f"""CREATE VIEW {EVENTS_CURRENT} AS
+    SELECT e.* REPLACE (coalesce(a.survivor_id, e.player_id) AS player_id)
+    FROM {EVENTS} e
+    LEFT JOIN {PLAYER_ALIASES} a ON a.merged_id = e.player_id
+    WHERE e.{VISIBLE} AND e.event_id NOT IN (
+        SELECT corrects_event_id FROM {EVENTS} WHERE corrects_event_id IS NOT NULL AND {VISIBLE}
+    )"""
+
+# Idempotency lookups without scanning `events`: per ingested event the 128-bit md5 of its
+# (source, record key) and its event id as a number (`event_id` is that md5 in hex). A chunk's
+# duplicates and the versions it corrects are found by probing one fixed-width column.
+KEYS_FROM_EVENTS = f"""SELECT md5_number(source || chr(31) || record_key) AS record_hash,
+        ('0x' || event_id)::UHUGEINT AS event_key, seq
+    FROM {EVENTS} WHERE source <> 'app'"""
+
+_V5 = [
+    f"""CREATE TABLE {INGEST_KEYS} (
+        record_hash UHUGEINT NOT NULL,
+        event_key UHUGEINT NOT NULL,
+        seq BIGINT NOT NULL
+    )""",
+    f"INSERT INTO {INGEST_KEYS} {KEYS_FROM_EVENTS}",
+    f"DROP VIEW IF EXISTS {EVENTS_CURRENT}",
+    EVENTS_CURRENT_VIEW_V5,
+]
 
 # (version, description, statements). Append new versions; never edit a released one.
 MIGRATIONS_LIST: list[tuple[int, str, list[str]]] = [
@@ -314,5 +351,7 @@ MIGRATIONS_LIST: list[tuple[int, str, list[str]]] = [
     (2, "derived builds log, segmentation scheme versions", _V2),
     (3, "player aliases as a table maintained by merges", _V3),
     (4, "users, audit log, settings", _V4),
+    (5, "ingest key index; events of running batches hidden from events_current", _V5),
+    (6, "reward rule versions and audit, reward runs and their members", schema_rewards.V6),
     (8, "incremental builds: merge watermark, catalog version, mode; fitted population models", _V8),
 ]

@@ -17,6 +17,7 @@ import polars as pl
 from pipelines import schema as S
 from pipelines.errors import UserError
 from pipelines.store_derived import DerivedStore
+from pipelines.store_ingest import IngestWrites
 
 DEFAULT_DB = Path("data") / "player360.duckdb"
 
@@ -44,11 +45,13 @@ def _sql_type(dtype: pl.DataType) -> str:
     raise ValueError(f"no DuckDB type for staging dtype {dtype}")
 
 
-class Store(DerivedStore):
+class Store(IngestWrites, DerivedStore):
     """A connection to one player360 DuckDB file, migrated to the newest schema on open.
 
-    The derived build's reads and writes (shards, changed players, fitted models) live in
-    ``pipelines.store_derived``."""
+    A read-write open also clears what an interrupted ingest left behind (`recover_batches`). The
+    ingest's and the derived build's writes live in ``pipelines.store_ingest`` and
+    ``pipelines.store_derived`` (mixins over this connection; neither imports duckdb).
+    """
 
     def __init__(self, path: Path | str | None = None, *, read_only: bool = False):
         self.path = Path(path) if path is not None else default_db_path()
@@ -71,6 +74,7 @@ class Store(DerivedStore):
             raise UserError(f"{self.path}: cannot open the database: {exc}") from None
         if not read_only:
             self.migrate()
+            self.recover_batches()
         self._scope_key: str | None = None
         if self._exists(S.AUDIT_LOG):
             self.scoped({})  # the macros a connection starts with match nothing
@@ -135,7 +139,8 @@ class Store(DerivedStore):
     def counts(self) -> dict[str, int]:
         """Rows per table, for status displays."""
         names = [S.EVENTS, S.PLAYERS, S.PLAYER_PROPERTIES, S.PLAYER_MERGES, S.INGEST_BATCHES, S.REJECTED_ROWS]
-        counts = {n: self.con.execute(f"SELECT count(*) FROM {n}").fetchall()[0][0] for n in names}
+        where = {S.EVENTS: f" WHERE {S.VISIBLE}"}  # a running batch's events are not there yet
+        counts = {n: self.con.execute(f"SELECT count(*) FROM {n}{where.get(n, '')}").fetchall()[0][0] for n in names}
         return counts | {"schema_version": self.schema_version()}
 
     def recent_batches(self, limit: int = 20) -> pl.DataFrame:
@@ -180,157 +185,7 @@ class Store(DerivedStore):
         frame = self.sql(f"SELECT * FROM {S.INGEST_BATCHES} WHERE batch_id = ?", [batch_id])
         return frame.row(0, named=True)
 
-    # -- ingest writes ------------------------------------------------------------------------
-    def begin_batch(self) -> int:
-        """Start applying a file's chunks (inside the batch's transaction); return the base seq.
-
-        Chunks are applied one by one so that memory stays bounded whatever the file size: each is
-        deduplicated against `events`, which already holds the earlier chunks of the same file.
-        """
-        # Explicit DDL on purpose: in DuckDB 2.0.0 a table created inside a transaction by
-        # CREATE TABLE AS from an empty registered frame silently loses a later large insert.
-        self.con.execute("CREATE OR REPLACE TEMP TABLE _occ (content_md5 VARCHAR PRIMARY KEY, n BIGINT NOT NULL)")
-        return self.con.execute(f"SELECT coalesce(max(seq), 0) FROM {S.EVENTS}").fetchall()[0][0]
-
-    def reject(self, batch_id: str, frame: pl.DataFrame) -> None:
-        """Keep rejected rows (columns row_number, raw, column, reason) with the batch."""
-        if frame.height == 0:
-            return
-        self.con.register("_rej", frame)
-        self.con.execute(
-            f'INSERT INTO {S.REJECTED_ROWS} SELECT ?, row_number, raw, "column", reason FROM _rej',
-            [batch_id],
-        )
-        self.con.unregister("_rej")
-
-    def apply_chunk(self, frame: pl.DataFrame, *, batch_id: str, source: str, actor: str, role: str,
-                    base_seq: int) -> tuple[int, int]:
-        """Turn one chunk of staged rows (event columns + _row, content) into events.
-
-        Returns (events_added, duplicates). The idempotency key is md5(source, record key, content)
-        for keyed rows and md5(source, content, occurrence number in the file) for rows of a file
-        without a key column. A new version of a known record key supersedes the current one
-        (`corrects_event_id`); versions inside the file chain in file order.
-        """
-        con = self.con
-        con.register("_arrow_chunk", frame)
-        try:
-            # one copy into DuckDB: later statements scan and join a native table, not Arrow
-            con.execute("CREATE OR REPLACE TEMP TABLE _chunk AS SELECT * FROM _arrow_chunk")
-            con.execute(
-                """CREATE OR REPLACE TEMP TABLE _ids AS
-                SELECT _row, record_key, md5($1 || chr(31) || record_key || chr(31) || content) AS event_id
-                FROM _chunk WHERE record_key IS NOT NULL
-                UNION ALL
-                SELECT _row, rk, md5($1 || chr(31) || rk) FROM (
-                    SELECT c._row, c.cm || '#' || CAST(coalesce(o.n, 0) - 1 + row_number() OVER (
-                        PARTITION BY c.cm ORDER BY c._row) AS VARCHAR) AS rk
-                    FROM (SELECT _row, md5(content) AS cm FROM _chunk WHERE record_key IS NULL) c
-                    LEFT JOIN _occ o ON o.content_md5 = c.cm
-                )""",
-                [source],
-            )
-            # occurrence counts carry over to the next chunk of the same file
-            con.execute(
-                """INSERT INTO _occ SELECT split_part(record_key, '#', 1), count(*) FROM _ids
-                WHERE _row IN (SELECT _row FROM _chunk WHERE record_key IS NULL)
-                GROUP BY 1 ON CONFLICT (content_md5) DO UPDATE SET n = n + excluded.n"""
-            )
-            con.execute(
-                f"""CREATE OR REPLACE TEMP TABLE _new AS
-                SELECT * FROM (
-                    SELECT event_id, min(_row) AS _row, arg_min(record_key, _row) AS record_key
-                    FROM _ids GROUP BY event_id
-                ) i
-                WHERE NOT EXISTS (SELECT 1 FROM {S.EVENTS} e WHERE e.event_id = i.event_id)"""
-            )
-            added = con.execute("SELECT count(*) FROM _new").fetchall()[0][0]
-            # Versions of one record inside this chunk chain to each other; only repeated keys need it.
-            con.execute(
-                """CREATE OR REPLACE TEMP TABLE _chain AS
-                SELECT event_id, lag(event_id) OVER (PARTITION BY record_key ORDER BY _row) AS prev_id
-                FROM _new WHERE record_key IN (
-                    SELECT record_key FROM _new GROUP BY record_key HAVING count(*) > 1)"""
-            )
-            cols = [c for c in S.EVENT_COLUMNS if c not in S.STORE_ASSIGNED and c != "record_key"]
-            select = ", ".join(f"s.{c}" for c in cols)
-            # seq = base + file row: increasing in file order, unique, with gaps (it orders, never counts).
-            con.execute(
-                f"""INSERT INTO {S.EVENTS} ({", ".join(cols)}, record_key, event_id, seq, actor, role,
-                        recorded_at, batch_id, corrects_event_id)
-                WITH prev AS (
-                    SELECT record_key, arg_max(event_id, seq) AS event_id FROM {S.EVENTS}
-                    WHERE source = ? AND record_key IN (SELECT record_key FROM _new)
-                    GROUP BY record_key
-                )
-                SELECT {select}, n.record_key, n.event_id, ? + n._row, ?, ?, ?, ?,
-                    coalesce(c.prev_id, p.event_id)
-                FROM _new n JOIN _chunk s ON s._row = n._row
-                LEFT JOIN _chain c ON c.event_id = n.event_id
-                LEFT JOIN prev p ON p.record_key = n.record_key""",
-                [source, base_seq, actor, role, _now(), batch_id],
-            )
-            con.execute("DROP TABLE _ids; DROP TABLE _new; DROP TABLE _chain; DROP TABLE _chunk")
-        finally:
-            con.unregister("_arrow_chunk")
-        return added, frame.height - added
-
-    def end_batch(self, *, source: str, base_seq: int) -> None:
-        """Finish a batch: project the player master when players came in; drop the counters."""
-        if source == "players":
-            self._project_players(base_seq)
-        self.con.execute("DROP TABLE IF EXISTS _occ")
-
-    def _project_players(self, after_seq: int) -> None:
-        """Upsert the player master from player events newer than `after_seq`.
-
-        Per player (and per player and property) the newest non-empty value of each field wins;
-        a field a file leaves empty keeps its stored value.
-        """
-        def latest(expr: str, alias: str) -> str:
-            return f"max_by({expr}, CASE WHEN ({expr}) IS NULL THEN NULL ELSE seq END) AS {alias}"
-
-        fresh = f"{S.EVENTS} WHERE source = 'players' AND seq > {int(after_seq)}"
-        text = {f: f"attrs->>'{f}'" for f in ("first_name", "last_name", "email", "phone", "address",
-                                                "status", "card_number", "external_id", "tier")}
-        enrolled = "TRY_CAST(attrs->>'enrolled_at' AS TIMESTAMP)"
-        profile = ", ".join(latest(text[f], f) for f in ("first_name", "last_name", "email", "phone",
-                                                          "address", "status"))
-        self.con.execute(
-            f"""INSERT INTO {S.PLAYERS} BY NAME
-            SELECT player_id, {profile},
-                {latest("TRY_CAST(attrs->>'date_of_birth' AS DATE)", "date_of_birth")},
-                min({enrolled}) AS enrolled_at, max(recorded_at) AS updated_at,
-                arg_max(event_id, seq) AS last_event_id
-            FROM {fresh} GROUP BY player_id
-            ON CONFLICT (player_id) DO UPDATE SET
-                first_name = coalesce(excluded.first_name, first_name),
-                last_name = coalesce(excluded.last_name, last_name),
-                date_of_birth = coalesce(excluded.date_of_birth, date_of_birth),
-                email = coalesce(excluded.email, email),
-                phone = coalesce(excluded.phone, phone),
-                address = coalesce(excluded.address, address),
-                status = coalesce(excluded.status, status),
-                enrolled_at = least(excluded.enrolled_at, enrolled_at),
-                updated_at = excluded.updated_at,
-                last_event_id = excluded.last_event_id"""
-        )
-        link = ", ".join(latest(text[f], f) for f in ("card_number", "external_id", "tier"))
-        self.con.execute(
-            f"""INSERT INTO {S.PLAYER_PROPERTIES} BY NAME
-            SELECT player_id, property_id, {link}, min({enrolled}) AS enrolled_at,
-                {latest("CAST(attrs->'flags' AS VARCHAR[])", "flags")},
-                max(recorded_at) AS updated_at
-            FROM {fresh} AND property_id IS NOT NULL GROUP BY player_id, property_id
-            ON CONFLICT (player_id, property_id) DO UPDATE SET
-                card_number = coalesce(excluded.card_number, card_number),
-                external_id = coalesce(excluded.external_id, external_id),
-                enrolled_at = least(excluded.enrolled_at, enrolled_at),
-                tier = coalesce(excluded.tier, tier),
-                flags = coalesce(excluded.flags, flags),
-                updated_at = excluded.updated_at"""
-        )
-
+    # -- ingest writes: batches, chunks and the player master live in pipelines/store_ingest.py --
     def _insert_row(self, table: str, row: dict[str, Any]) -> None:
         """Insert one row given as column -> value (values always as parameters)."""
         cols = list(row)
@@ -397,6 +252,76 @@ class Store(DerivedStore):
                               **({"points": points} if points is not None else {})})
         return event_id
 
+    def record_events_bulk(
+        self,
+        *,
+        player_ids: list[str] | pl.Series | pl.DataFrame,
+        event_type: str,
+        actor: str,
+        role: str,
+        attrs: dict[str, Any] | None = None,
+        source_ref: str = "app",
+        ts: datetime | None = None,
+    ) -> int:
+        """Append the same attributed event (e.g. one tag) for many players in one transaction and
+        return how many were written: each player gets its own event, id and seq, exactly as if
+        `record_event` had been called once per player (merged ids resolve to their survivor;
+        duplicates in `player_ids` count once). `player_ids` may be a frame with `player_id` and
+        `property_id` (the property each event concerns). Unknown players are refused, all or
+        nothing. Every event is audited like a single write."""
+        import uuid
+
+        if not actor or not role:
+            raise UserError("every write needs an actor and a role")
+        if isinstance(player_ids, pl.DataFrame):
+            ids = player_ids.select(pl.col("player_id").cast(pl.String),
+                                    pl.col("property_id").cast(pl.String) if "property_id" in player_ids.columns
+                                    else pl.lit(None, dtype=pl.String).alias("property_id"))
+        else:
+            ids = pl.DataFrame({"player_id": pl.Series(player_ids, dtype=pl.String)}).with_columns(
+                pl.lit(None, dtype=pl.String).alias("property_id"))
+        if ids.height == 0:
+            return 0
+        now = _now()
+        key = uuid.uuid4().hex
+        self.con.register("_bulk_ids", ids)
+        try:
+            with self.transaction():
+                self.con.execute(
+                    f"""CREATE OR REPLACE TEMP TABLE _bulk AS
+                    SELECT coalesce(a.survivor_id, b.player_id) AS player_id, any_value(b.property_id) AS property_id,
+                        bool_or(p.player_id IS NULL) AS unknown
+                    FROM _bulk_ids b LEFT JOIN {S.PLAYER_ALIASES} a ON a.merged_id = b.player_id
+                    LEFT JOIN {S.PLAYERS} p ON p.player_id = coalesce(a.survivor_id, b.player_id)
+                    GROUP BY 1""")
+                unknown = self.con.execute("SELECT player_id FROM _bulk WHERE unknown LIMIT 3").fetchall()
+                if unknown:
+                    raise UserError(f"unknown player(s) {[u[0] for u in unknown]}: nothing was written")
+                base = self.con.execute(f"SELECT coalesce(max(seq), 0) FROM {S.EVENTS}").fetchall()[0][0]
+                self.con.execute(
+                    f"""INSERT INTO {S.EVENTS} (event_id, seq, record_key, player_id, property_id, ts,
+                        event_type, amount, currency, points, attrs, source, source_ref, actor, role,
+                        recorded_at, batch_id, corrects_event_id)
+                    SELECT md5('app' || chr(31) || rk), ? + n, rk, player_id, property_id, ?, ?, NULL, NULL, NULL,
+                        CAST(? AS JSON), 'app', ?, ?, ?, ?, ?, NULL
+                    FROM (SELECT player_id, property_id, row_number() OVER (ORDER BY player_id) AS n,
+                                 ? || '#' || CAST(row_number() OVER (ORDER BY player_id) AS VARCHAR) AS rk
+                          FROM _bulk)""",
+                    [base, ts or now, event_type, json.dumps(attrs or {}), source_ref, actor, role, now,
+                     f"app-{now:%Y%m%d}", key],
+                )
+                written = self.con.execute("SELECT count(*) FROM _bulk").fetchall()[0][0]
+                if self._exists(S.AUDIT_LOG):  # audited like record_event: one entry per event
+                    self.con.execute(
+                        f"""INSERT INTO {S.AUDIT_LOG}
+                        SELECT (SELECT coalesce(max(audit_id), 0) FROM {S.AUDIT_LOG}) + row_number() OVER (ORDER BY seq),
+                            ?, ?, ?, ?, 'event', event_id, player_id, NULL, CAST(attrs AS JSON), NULL
+                        FROM {S.EVENTS} WHERE seq > ? AND seq <= ? + ?""",
+                        [now, actor, role, f"event.{event_type}", base, base, written])
+        finally:
+            self.con.unregister("_bulk_ids")
+        return int(written)
+
     def compact_events(self) -> int:
         """Rewrite `events` sorted by player and time (same rows, same ids); return the row count.
 
@@ -429,9 +354,9 @@ class Store(DerivedStore):
         ).fetchall()
         every = [survivor, *[r[0] for r in ids]]
         out["events"] = self.sql(
-            f"SELECT * FROM {S.EVENTS} WHERE player_id IN (SELECT unnest(?::VARCHAR[])) "
+            f"SELECT * FROM {S.EVENTS} WHERE player_id IN (SELECT unnest(?::VARCHAR[])) AND {S.VISIBLE} "
             f"AND event_id NOT IN (SELECT corrects_event_id FROM {S.EVENTS} "
-            f"  WHERE corrects_event_id IS NOT NULL AND player_id IN (SELECT unnest(?::VARCHAR[]))) "
+            f"  WHERE corrects_event_id IS NOT NULL AND player_id IN (SELECT unnest(?::VARCHAR[])) AND {S.VISIBLE}) "
             f"ORDER BY ts DESC, seq DESC LIMIT ?",
             [every, every, limit],
         )
@@ -455,7 +380,7 @@ class Store(DerivedStore):
 
     def watermark(self) -> tuple[int, datetime | None]:
         """(newest event sequence number, newest event time): what a build was computed from."""
-        row = self.con.execute(f"SELECT coalesce(max(seq), 0), max(ts) FROM {S.EVENTS}").fetchall()[0]
+        row = self.con.execute(f"SELECT coalesce(max(seq), 0), max(ts) FROM {S.EVENTS} WHERE {S.VISIBLE}").fetchall()[0]
         return int(row[0]), row[1]
 
     def build_is_current(self, as_of: Any, max_seq: int) -> bool:
@@ -710,3 +635,53 @@ class Store(DerivedStore):
             self.audit(actor=actor, role=role, action="gdpr.erase", target_kind="player", target_id=survivor,
                        player_id=survivor, after={"ids": ids, "rows_anonymized": counts}, detail=reason)
         return counts
+
+    # -- reward rules engine (tables of pipelines.schema_rewards) ---------------------------------
+    def append_rows(self, table: str, frame: pl.DataFrame) -> int:
+        """Append a frame to one of the reward tables by column name; return the rows written."""
+        if table not in S.schema_rewards.REWARD_TABLES:
+            raise ValueError(f"not an appendable table: {table!r}")
+        if frame.height == 0:
+            return 0
+        self.con.register("_rows", frame)
+        try:
+            self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _rows")
+        finally:
+            self.con.unregister("_rows")
+        return frame.height
+
+    def record_events(self, frame: pl.DataFrame, *, actor: str, role: str, batch_id: str) -> int:
+        """Append many events written by a person or an app action at once (call inside a transaction).
+
+        `frame` holds record_key (unique per event: the event id is its md5 under source 'app'),
+        player_id, ts, event_type and any of property_id, amount, currency, points, attrs (JSON
+        text), source_ref. Every player must exist; ids are resolved to their survivors.
+        """
+        if not actor or not role:
+            raise UserError("every write needs an actor and a role")
+        if frame.height == 0:
+            return 0
+        optional = {"property_id": pl.String, "amount": pl.Float64, "currency": pl.String, "points": pl.Float64,
+                    "attrs": pl.String, "source_ref": pl.String}
+        cols = [pl.col(c) for c in ("record_key", "player_id", "ts", "event_type")]
+        cols += [pl.col(c).cast(t) if c in frame.columns else pl.lit(None, dtype=t).alias(c) for c, t in optional.items()]
+        self.con.register("_new", frame.select(cols))
+        try:
+            unknown = self.con.execute(
+                f"SELECT count(*) FROM _new n LEFT JOIN {S.PLAYER_ALIASES} a ON a.merged_id = n.player_id "
+                f"WHERE coalesce(a.survivor_id, n.player_id) NOT IN (SELECT player_id FROM {S.PLAYERS})").fetchall()[0][0]
+            if unknown:
+                raise UserError(f"{unknown} event(s) name unknown players; nothing was written")
+            base = self.con.execute(f"SELECT coalesce(max(seq), 0) FROM {S.EVENTS}").fetchall()[0][0]
+            self.con.execute(
+                f"""INSERT INTO {S.EVENTS} (event_id, seq, record_key, player_id, property_id, ts, event_type,
+                    amount, currency, points, attrs, source, source_ref, actor, role, recorded_at, batch_id)
+                SELECT md5('app' || chr(31) || n.record_key), ? + row_number() OVER (ORDER BY n.player_id, n.record_key),
+                    n.record_key, coalesce(a.survivor_id, n.player_id), n.property_id, n.ts, n.event_type, n.amount,
+                    coalesce(n.currency, CASE WHEN n.amount IS NOT NULL THEN 'USD' END), n.points,
+                    coalesce(n.attrs, '{{}}'), 'app', coalesce(n.source_ref, 'app'), ?, ?, ?, ?
+                FROM _new n LEFT JOIN {S.PLAYER_ALIASES} a ON a.merged_id = n.player_id""",
+                [base, actor, role, _now(), batch_id])
+        finally:
+            self.con.unregister("_new")
+        return frame.height

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.ingest import ingest_file
+from pipelines.schema import KEYS_FROM_EVENTS
 from pipelines.store import Store
 from tests.conftest import PLAYERS
 
@@ -46,11 +47,13 @@ def _event_set(store: Store) -> set[tuple]:
 
 
 @SETTINGS
-@given(rows=rows_strategy, cuts=st.lists(st.integers(0, 40), min_size=1, max_size=4), overlap=st.integers(0, 5))
-def test_any_overlapping_split_gives_the_same_event_set(rows, cuts, overlap):
+@given(rows=rows_strategy, cuts=st.lists(st.integers(0, 40), min_size=1, max_size=4), overlap=st.integers(0, 5),
+       chunk_rows=st.integers(1, 50))
+def test_any_overlapping_split_gives_the_same_event_set(rows, cuts, overlap, chunk_rows):
+    """Whatever the files and the chunks they are read in (chunks commit one by one)."""
     with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
         whole = _fresh(Path(a))
-        ingest_file(whole, "transactions", _write(Path(a), "all.csv", rows))
+        ingest_file(whole, "transactions", _write(Path(a), "all.csv", rows), chunk_rows=chunk_rows)
         parts = _fresh(Path(b))
         bounds = sorted({0, len(rows), *[min(c, len(rows)) for c in cuts]})
         for i, (lo, hi) in enumerate(zip(bounds, bounds[1:])):
@@ -63,12 +66,12 @@ def test_any_overlapping_split_gives_the_same_event_set(rows, cuts, overlap):
 
 
 @SETTINGS
-@given(rows=rows_strategy, repeats=st.integers(1, 3))
-def test_conservation_and_idempotency(rows, repeats):
+@given(rows=rows_strategy, repeats=st.integers(1, 3), chunk_rows=st.integers(1, 50))
+def test_conservation_and_idempotency(rows, repeats, chunk_rows):
     with tempfile.TemporaryDirectory() as d:
         store = _fresh(Path(d))
         path = _write(Path(d), "t.csv", rows)
-        results = [ingest_file(store, "transactions", path) for _ in range(repeats)]
+        results = [ingest_file(store, "transactions", path, chunk_rows=chunk_rows) for _ in range(repeats)]
         for r in results:
             assert r.rows_read == len(rows) == r.events_added + r.duplicates + r.rejected
         assert all(r.events_added == 0 for r in results[1:])
@@ -76,6 +79,8 @@ def test_conservation_and_idempotency(rows, repeats):
         batches = store.sql("SELECT sum(events_added) AS a, sum(rejected) AS r FROM ingest_batches WHERE source='transactions'")
         assert batches["a"][0] == len(_event_set(store))
         assert store.sql("SELECT count(*) AS n FROM rejected_rows")["n"][0] == batches["r"][0]
+        keys = store.sql("SELECT * FROM ingest_keys ORDER BY seq").rows()
+        assert keys == store.sql(f"{KEYS_FROM_EVENTS} ORDER BY seq").rows()  # the index never drifts
         store.close()
 
 
