@@ -437,7 +437,7 @@ def child(engine: str, path: Path, repeat: int, out: Path | None) -> dict:
     from metrics.catalog import CATALOG, registry
     from pipelines.derived import player_metrics
 
-    if engine.startswith("polars"):
+    if engine in ("polars", "polars-core"):
         events = pl.read_parquet(path)
         catalog = None
         if engine == "polars-core":
@@ -470,6 +470,7 @@ def child(engine: str, path: Path, repeat: int, out: Path | None) -> dict:
     loaded_mb = _rss_mb()
     times, cpu, result = [], [], None
     for _ in range(repeat):
+        result = None  # the last run's frame must not count in this run's peak
         start, start_cpu = time.perf_counter(), time.process_time()
         result = run()
         times.append(time.perf_counter() - start)
@@ -500,22 +501,27 @@ def _store_of(path: Path) -> Path:
     return db
 
 
-def _sharded(db: Path, shard_events: int = 2_500_000):
-    """The build's path: player-id ranges read from the store, metrics per shard, concatenated."""
-    from pipelines.derived.metrics import EVENT_INPUTS, attrs_event_types
+def _sharded(db: Path):
+    """The build's path: player-id ranges read from the store, metrics per shard, concatenated
+    (shard size and DuckDB's pool as the build sets them; BENCH_SHARD_EVENTS, BENCH_DUCKDB_POOL try others)."""
+    from pipelines.build import BUILD_MEMORY_LIMIT
+    from pipelines.build_compute import SHARD_EVENTS
+    from pipelines.derived.metrics import EVENT_INPUTS, attrs_event_types, player_metrics
     from pipelines.store import Store
 
     store = Store(db, read_only=True)
+    shard_events = int(os.environ.get("BENCH_SHARD_EVENTS", SHARD_EVENTS))
+    pool = os.environ.get("BENCH_DUCKDB_POOL", BUILD_MEMORY_LIMIT)
 
     def run() -> pl.DataFrame:
-        with store.build_session("1GB"):
+        with store.build_session(pool):
             ranges = store.id_ranges(max(1, -(-store.events_count() // shard_events)))
             parts = []
             for r in ranges:
                 events = store.events_for(list(EVENT_INPUTS), id_range=r, attrs_types=attrs_event_types())
                 parts.append(player_metrics(events.lazy(), AS_OF).collect(engine="streaming"))
                 del events
-        return pl.concat(parts, how="vertical_relaxed")
+        return pl.concat(parts, how="vertical_relaxed", rechunk=False)
 
     return run
 

@@ -936,7 +936,7 @@ CATALOG: dict[str, Metric] = registry(_DEFINED)
 
 # The columns docs/metrics-contract.md promises (player_metrics produces these and more).
 CONTRACT_COLUMNS: tuple[str, ...] = (
-    "player_id", "as_of", "first_seen", "last_seen", "recency_days", "tenure_days",
+    "player_id", "as_of", "first_seen", "last_seen", "last_trip_at", "recency_days", "tenure_days",
     "visits_total", "visits_30d", "visits_prior_30d", "visits_90d",
     "sessions_total", "sessions_30d", "sessions_90d", "visits_per_month", "avg_days_between_visits",
     "cash_in_total", "cash_in_30d", "cash_in_prior_30d", "cash_in_90d", "avg_buy_in",

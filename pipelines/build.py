@@ -36,9 +36,11 @@ from pipelines.errors import UserError
 from pipelines.store import Store
 
 Progress = Callable[[str], None]
-# DuckDB's buffer pool during a build (PLAYER360_BUILD_MEMORY_LIMIT overrides): the build streams
-# events shard by shard, so a larger pool would only cache pages it never reads again.
-BUILD_MEMORY_LIMIT = "1GB"
+# DuckDB's buffer pool while a build reads (PLAYER360_BUILD_MEMORY_LIMIT overrides): the build
+# streams events shard by shard, so a larger pool would only cache pages it never reads again
+# (1M players, 20M events: peak RSS of the metrics 2.5 GB with 1GB and 2.5M-event shards, 1.6 GB
+# with 256MB and 1M-event shards, same CPU time).
+BUILD_MEMORY_LIMIT = "256MB"
 
 
 @dataclass
@@ -112,7 +114,7 @@ def build(store: Store, as_of: date | None = None, *, actor: str, role: str = "e
         return BuildResult(as_of, "current")
     build_id = f"D{started:%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}"
     cutoff = datetime.combine(as_of + timedelta(days=1), time())
-    with store.build_session(os.environ.get("PLAYER360_BUILD_MEMORY_LIMIT", BUILD_MEMORY_LIMIT)):
+    with store.build_session(os.environ.get("PLAYER360_BUILD_MEMORY_LIMIT", BUILD_MEMORY_LIMIT)):  # reads
         schemes, rules = configured(store)
         clv_fit = usable_fit(store, "clv", version, as_of, refit)
         churn_fit = usable_fit(store, "churn", version, as_of, refit)
@@ -127,9 +129,10 @@ def build(store: Store, as_of: date | None = None, *, actor: str, role: str = "e
         say("churn model" + ("" if churn_fit else ": training"))
         churn_params = churn_fit["params"] if churn_fit else train_churn(computed.training, say)
         churn = churn_scores(wide, cutoff, churn_params)
-        stamp = [pl.lit(started).alias("computed_at"), pl.lit(newest).alias("source_newest_ts"),
-                 pl.lit(as_of).alias("as_of")]
-        say("writing snapshots")
+    stamp = [pl.lit(started).alias("computed_at"), pl.lit(newest).alias("source_newest_ts"),
+             pl.lit(as_of).alias("as_of")]
+    say("writing snapshots")
+    with store.build_session():  # writes: DuckDB's usual pool (compressing 1M-row snapshots needs it)
         with store.transaction():
             store.write_snapshot("player_metrics", wide.with_columns(stamp), as_of)
             store.write_snapshot("player_segments", segments.with_columns(stamp), as_of)
@@ -139,7 +142,9 @@ def build(store: Store, as_of: date | None = None, *, actor: str, role: str = "e
                 store.write_snapshot("player_churn_model", churn.with_columns(stamp), as_of)
             else:
                 store.clear_snapshot("player_churn_model", as_of)
-            fits = {"clv": None if clv_fit else clv_params.columns(), "churn": None if churn_fit else churn_params}
+            # a fit the data could not support is not kept: the next build tries again
+            fits = {"clv": None if clv_fit or clv_params.issues else clv_params.columns(),
+                    "churn": None if churn_fit else churn_params}
             for kind, params in fits.items():
                 if params is not None:
                     store.save_fit(fit_id=f"{build_id}-{kind}", kind=kind, as_of=as_of, build_id=build_id,

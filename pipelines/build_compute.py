@@ -33,7 +33,7 @@ from pipelines.store import Store
 
 __all__ = ["SHARD_EVENTS", "Computed", "Training", "full_pass", "incremental_pass"]
 
-SHARD_EVENTS = 2_500_000  # events per shard of a full pass (about 0.3 GB of them in memory)
+SHARD_EVENTS = 1_000_000  # events per shard of a full pass (about 0.1 GB of them in memory)
 MAX_CHANGED_SHARE = 0.5  # beyond this share of changed players a full pass is cheaper
 
 Say = Callable[[str], None]
@@ -83,6 +83,11 @@ def _concat_training(parts: list[tuple[pl.DataFrame, pl.Series]]) -> tuple[pl.Da
     return features[order], labels.gather(order)
 
 
+def _by_player(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame sorted by player_id (checked: sorting is skipped when it already is)."""
+    return frame if frame.get_column("player_id").is_sorted() else frame.sort("player_id")
+
+
 def full_pass(store: Store, cutoff: datetime, training: Training | None, say: Say) -> Computed:
     """Every player computed from their events, one player-id range at a time."""
     ranges = store.id_ranges(max(1, math.ceil(store.events_count() / SHARD_EVENTS)))
@@ -90,14 +95,14 @@ def full_pass(store: Store, cutoff: datetime, training: Training | None, say: Sa
     for k, id_range in enumerate(ranges, 1):
         say(f"metrics: shard {k}/{len(ranges)}")
         events, players = _read(store, id_range=id_range)
-        aggregates.append(player_aggregates(events, cutoff, players).collect(engine="streaming"))
+        aggregates.append(player_aggregates(events, cutoff, players).collect(engine="streaming").sort("player_id"))
         states.append(clv_state(events, cutoff))
         if training is not None:
             rows.append(_training_rows(events, players, training))
         del events, players
-    return Computed(
-        aggregates=pl.concat(aggregates, how="vertical_relaxed").sort("player_id"),
-        clv_state=pl.concat(states, how="vertical_relaxed").sort("player_id"),
+    return Computed(  # ranges come in id order: the sorted shards concatenate sorted, without a copy
+        aggregates=_by_player(pl.concat(aggregates, how="vertical_relaxed", rechunk=False)),
+        clv_state=_by_player(pl.concat(states, how="vertical_relaxed", rechunk=False)),
         training=_concat_training(rows) if rows else None,
         mode="full", recomputed=sum(a.height for a in aggregates), shards=len(ranges),
     )

@@ -383,13 +383,6 @@ class Store(IngestWrites, DerivedStore):
         row = self.con.execute(f"SELECT coalesce(max(seq), 0), max(ts) FROM {S.EVENTS} WHERE {S.VISIBLE}").fetchall()[0]
         return int(row[0]), row[1]
 
-    def build_is_current(self, as_of: Any, max_seq: int) -> bool:
-        """Whether a finished build of `as_of` already saw every event up to `max_seq`."""
-        return self.con.execute(
-            f"SELECT count(*) FROM {S.BUILDS} WHERE as_of = ? AND max_seq = ? AND status = 'done'",
-            [as_of, max_seq],
-        ).fetchall()[0][0] > 0
-
     def snapshot_dates(self, table: str = "player_metrics") -> list[Any]:
         """The as_of dates a derived table holds, newest first."""
         self._derived(table)

@@ -8,15 +8,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-FOLDER = Path(__file__).resolve().parents[1] / "notebooks"
-# the store notebooks (04_validate_rule_roi reads reference data only: tests/test_notebook_rule_roi.py)
-NOTEBOOKS = [FOLDER / f"{n}.ipynb" for n in ("01_tune_segment_thresholds", "02_explore_cohorts", "03_churn_and_clv")]
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 pytestmark = pytest.mark.slow
 
 
 def test_the_notebooks_exist():
-    assert [p.stem for p in sorted(FOLDER.glob("*.ipynb"))] == [
-        "01_tune_segment_thresholds", "02_explore_cohorts", "03_churn_and_clv", "04_validate_rule_roi"]
+    assert [p.stem for p in NOTEBOOKS] == ["01_tune_segment_thresholds", "02_explore_cohorts", "03_churn_and_clv",
+                                           "04_validate_rule_roi"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
