@@ -64,7 +64,10 @@ class MemberListView(pn.viewable.Viewer):
         self._table = pn.widgets.Tabulator(display(pl.DataFrame()).to_pandas(), disabled=True, show_index=False, selectable=False,
                                            sizing_mode="stretch_width", layout="fit_data_stretch", height=420,
                                            css_classes=["members-table"], header_filters=False,
-                                           formatters={h: {"type": "plaintext"} for h in HEADERS.values()})
+                                           formatters={h: {"type": "plaintext"} for h in HEADERS.values()},
+                                           # a header click would sort the page shown only: the list is
+                                           # sorted on the server by the "Sort by" control
+                                           configuration={"columnDefaults": {"headerSort": False}})
         self._ids: list[str] = []
         self._downloads = [pn.widgets.FileDownload(callback=self._file(fmt), filename=f"segment.{fmt}",
                                                    label=label, color="light", width=110,
