@@ -15,11 +15,17 @@ import panel as pn
 
 from app.data import DataStore, DataUnavailable
 from app.pages.audit import AuditPage
+from app.pages.cohorts import CohortsPage
 from app.pages.overview import OverviewPage
 from app.pages.player import PlayerPage
+from app.pages.rewards import RewardsPage
+from app.pages.segments import SegmentsPage
 from app.pages.shift import ShiftPage
 from app.state import PAGES, AppState, OverviewState, PlayerSearch, PlayerState, Session, ShiftState
 from app.state.audit import AuditState
+from app.state.cohorts import CohortState
+from app.state.rewards import RewardsState
+from app.state.segments import SegmentsState
 
 pn.extension("tabulator", notifications=False)
 
@@ -43,6 +49,7 @@ def app() -> pn.template.FastListTemplate:
     shift = ShiftState(data=data, session=session)
     overview = OverviewState(data=data, session=session)
     audit = AuditState(data=data, session=session)
+    rewards = RewardsState(data=data, session=session)
 
     def open_player(player_id: str) -> None:
         player.open(player_id)
@@ -53,6 +60,9 @@ def app() -> pn.template.FastListTemplate:
         "player": lambda: PlayerPage(player=player, search=search),
         "shift": lambda: ShiftPage(shift=shift, open_player=open_player),
         "audit": lambda: AuditPage(audit=audit),
+        "segments": lambda: SegmentsPage(segments=SegmentsState(data=data, session=session), open_player=open_player),
+        "cohorts": lambda: CohortsPage(cohorts=CohortState(data=data, session=session)),
+        "rewards": lambda: RewardsPage(rewards=rewards),
     }
     built: dict[str, pn.viewable.Viewable] = {}
     container = pn.Column(sizing_mode="stretch_width")

@@ -15,7 +15,12 @@ Contenders:
 * ``duckdb``       -- one hand-written SQL query producing the same columns;
 * ``polars-core``  -- ``player_metrics`` restricted to the core set (``CORE``: the one-group_by metrics);
 * ``duckdb-core``  -- the same core set in hand-written SQL (conditional aggregates, FILTER clauses);
-* ``pandas-core``  -- the same core set in pandas (masked value columns, one groupby).
+* ``pandas-core``  -- the same core set in pandas (masked value columns, one groupby);
+* ``polars-stream``, ``polars-core-stream`` -- ``player_metrics`` over ``pl.scan_parquet`` with the
+  streaming engine: the events are never all in memory (the load is part of the timed run);
+* ``polars-shards`` -- what ``player360 build`` does: the events in a DuckDB store (prepared once,
+  sorted by player), read one player-id range at a time (``Store.events_for``), each shard's metrics
+  with the streaming engine, concatenated (the read from DuckDB is part of the timed run).
 
 Ratios are against DuckDB on the same metric set. The results are cross-checked (columns equal
 within 1e-6 relative) unless ``--no-check``.
@@ -432,7 +437,7 @@ def child(engine: str, path: Path, repeat: int, out: Path | None) -> dict:
     from metrics.catalog import CATALOG, registry
     from pipelines.derived import player_metrics
 
-    if engine.startswith("polars"):
+    if engine in ("polars", "polars-core"):
         events = pl.read_parquet(path)
         catalog = None
         if engine == "polars-core":
@@ -449,6 +454,15 @@ def child(engine: str, path: Path, repeat: int, out: Path | None) -> dict:
 
         def run() -> pl.DataFrame:
             return con.sql(sql).pl()
+    elif engine in ("polars-stream", "polars-core-stream"):
+        catalog = None
+        if engine == "polars-core-stream":
+            catalog = registry(m for name, m in CATALOG.items() if name in _core_closure())
+
+        def run() -> pl.DataFrame:
+            return player_metrics(pl.scan_parquet(path), AS_OF, catalog=catalog).collect(engine="streaming")
+    elif engine == "polars-shards":
+        run = _sharded(_store_of(path))
     elif engine == "pandas-core":
         run = pandas_core(path)
     else:
@@ -456,6 +470,7 @@ def child(engine: str, path: Path, repeat: int, out: Path | None) -> dict:
     loaded_mb = _rss_mb()
     times, cpu, result = [], [], None
     for _ in range(repeat):
+        result = None  # the last run's frame must not count in this run's peak
         start, start_cpu = time.perf_counter(), time.process_time()
         result = run()
         times.append(time.perf_counter() - start)
@@ -467,6 +482,48 @@ def child(engine: str, path: Path, repeat: int, out: Path | None) -> dict:
             "cpu_s": min(cpu), "loaded_mb": loaded_mb, "peak_mb": peak_mb,
             "rows": result.height if result is not None else 0,
             "columns": result.width if result is not None else 0}
+
+
+def _store_of(path: Path) -> Path:
+    """A player360 DuckDB store holding the Parquet file's events (sorted by player) and players."""
+    from pipelines.store import Store
+
+    db = path.with_suffix(".store.duckdb")
+    if db.exists():
+        return db
+    tmp = db.with_suffix(".tmp.duckdb")
+    tmp.unlink(missing_ok=True)
+    with Store(tmp) as store:
+        store.con.execute("INSERT INTO events SELECT * FROM read_parquet(?) ORDER BY player_id, ts, seq", [str(path)])
+        store.con.execute("""INSERT INTO players (player_id, updated_at, last_event_id)
+            SELECT DISTINCT player_id, TIMESTAMP '2000-01-01', 'bench' FROM events""")
+    tmp.rename(db)
+    return db
+
+
+def _sharded(db: Path):
+    """The build's path: player-id ranges read from the store, metrics per shard, concatenated
+    (shard size and DuckDB's pool as the build sets them; BENCH_SHARD_EVENTS, BENCH_DUCKDB_POOL try others)."""
+    from pipelines.build import BUILD_MEMORY_LIMIT
+    from pipelines.build_compute import SHARD_EVENTS
+    from pipelines.derived.metrics import EVENT_INPUTS, attrs_event_types, player_metrics
+    from pipelines.store import Store
+
+    store = Store(db, read_only=True)
+    shard_events = int(os.environ.get("BENCH_SHARD_EVENTS", SHARD_EVENTS))
+    pool = os.environ.get("BENCH_DUCKDB_POOL", BUILD_MEMORY_LIMIT)
+
+    def run() -> pl.DataFrame:
+        with store.build_session(pool):
+            ranges = store.id_ranges(max(1, -(-store.events_count() // shard_events)))
+            parts = []
+            for r in ranges:
+                events = store.events_for(list(EVENT_INPUTS), id_range=r, attrs_types=attrs_event_types())
+                parts.append(player_metrics(events.lazy(), AS_OF).collect(engine="streaming"))
+                del events
+        return pl.concat(parts, how="vertical_relaxed", rechunk=False)
+
+    return run
 
 
 def _core_closure() -> set[str]:
@@ -492,7 +549,8 @@ def _rss_mb() -> float:
 def check(results: dict[str, Path]) -> list[str]:
     """Compare the outputs of the contenders column by column; return the mismatches."""
     problems = []
-    pairs = [("polars-core", "duckdb-core"), ("polars-core", "pandas-core"), ("polars", "duckdb")]
+    pairs = [("polars-core", "duckdb-core"), ("polars-core", "pandas-core"), ("polars", "duckdb"),
+             ("polars-stream", "duckdb"), ("polars-core-stream", "duckdb-core"), ("polars-shards", "duckdb")]
     for left, right in pairs:
         if left not in results or right not in results:
             continue
@@ -526,15 +584,20 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="timed runs per process (after one load)")
     ap.add_argument("--rounds", type=int, default=1,
                     help="run the whole list of contenders this many times (interleaved; best kept)")
-    ap.add_argument("--engines", default="polars,duckdb,polars-core,duckdb-core,pandas-core")
+    ap.add_argument("--engines", default="polars,duckdb,polars-core,duckdb-core,pandas-core,polars-stream,"
+                                         "polars-core-stream,polars-shards")
     ap.add_argument("--data", type=Path, help="Parquet file of events to reuse (written when absent)")
     ap.add_argument("--no-check", action="store_true")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--synth", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--prepare-store", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         print(json.dumps(child(args.child, args.data, args.repeat, args.out)))
+        return
+    if args.prepare_store:
+        print(f"store for polars-shards: {_store_of(args.data)}")
         return
     if args.synth:
         start = time.perf_counter()
@@ -559,6 +622,8 @@ def run_all(args: argparse.Namespace, tmp: Path) -> None:
         cmd = [sys.executable, __file__, "--synth", str(data), "--events", str(args.events),
                "--players", str(args.players)]
         subprocess.run(cmd, check=True)
+    if "polars-shards" in args.engines.split(","):  # in a child too: loading the store is not the contender's
+        subprocess.run([sys.executable, __file__, "--prepare-store", "--data", str(data)], check=True)
     print(f"as_of {AS_OF}, {os.cpu_count()} CPUs, polars {pl.__version__}, {args.rounds} round(s) x "
           f"repeat {args.repeat}; best wall time, CPU time (all threads) of the best run")
     best: dict[str, dict] = {}
@@ -583,7 +648,9 @@ def run_all(args: argparse.Namespace, tmp: Path) -> None:
                   f"cpu {r['cpu_s']:7.2f} s  peak RSS {r['peak_mb']:8,.0f} MiB (after load {r['loaded_mb']:7,.0f})  "
                   f"{r['rows']:,} x {r['columns']}", flush=True)
     print("ratios against DuckDB on the same metric set (wall, CPU):")
-    for mine, ref in (("polars", "duckdb"), ("polars-core", "duckdb-core"), ("pandas-core", "duckdb-core")):
+    for mine, ref in (("polars", "duckdb"), ("polars-core", "duckdb-core"), ("pandas-core", "duckdb-core"),
+                      ("polars-stream", "duckdb"), ("polars-core-stream", "duckdb-core"), ("polars-shards", "duckdb"),
+                      ("polars-core-stream", "pandas-core")):
         if mine in best and ref in best:
             a, b = best[mine], best[ref]
             print(f"  {mine:<12} / {ref:<12} wall {a['best_s'] / b['best_s']:5.2f}x   cpu {a['cpu_s'] / b['cpu_s']:5.2f}x"

@@ -68,7 +68,7 @@ import polars as pl
 __all__ = [
     "CATALOG", "CONTEXT_COLUMNS", "CONTRACT_COLUMNS", "GRAINS", "HEALTH_WEIGHTS", "Grain", "Metric",
     "Ratio", "Derived", "Rows", "UNIT_FORMATS", "aggregations", "catalog_frame", "derived_layers",
-    "event_features", "fills", "grain_aggregations", "registry", "type_flag", "window_flag",
+    "event_features", "fills", "grain_aggregations", "registry", "type_flag", "window_flag", "windows",
 ]
 
 Unit = Literal["count", "days", "currency", "minutes", "ratio", "score", "date", "text", "bool",
@@ -440,6 +440,12 @@ def first_visit_at(rows: Rows) -> pl.Expr:
 @events_metric((VISIT,), label="Last visit", unit="date", higher_is_better=True)
 def last_visit_at(rows: Rows) -> pl.Expr:
     """Start of the latest visit."""
+    return rows.max("ts")
+
+
+@events_metric(TRIP, label="Last trip", unit="date", higher_is_better=True)
+def last_trip_at(rows: Rows) -> pl.Expr:
+    """Latest visit or rated session (rating slip): a player stays in the churn model's population while it is recent."""
     return rows.max("ts")
 
 
@@ -930,7 +936,7 @@ CATALOG: dict[str, Metric] = registry(_DEFINED)
 
 # The columns docs/metrics-contract.md promises (player_metrics produces these and more).
 CONTRACT_COLUMNS: tuple[str, ...] = (
-    "player_id", "as_of", "first_seen", "last_seen", "recency_days", "tenure_days",
+    "player_id", "as_of", "first_seen", "last_seen", "last_trip_at", "recency_days", "tenure_days",
     "visits_total", "visits_30d", "visits_prior_30d", "visits_90d",
     "sessions_total", "sessions_30d", "sessions_90d", "visits_per_month", "avg_days_between_visits",
     "cash_in_total", "cash_in_30d", "cash_in_prior_30d", "cash_in_90d", "avg_buy_in",
@@ -953,18 +959,25 @@ def _metrics(stage: Stage, catalog: dict[str, Metric] | None = None) -> list[Met
     return [m for m in (CATALOG if catalog is None else catalog).values() if m.stage == stage]
 
 
+def windows(catalog: dict[str, Metric] | None = None) -> list[tuple[int, int]]:
+    """Every (window, offset) in days that the catalog's metrics and grains flag events with."""
+    metrics = list((CATALOG if catalog is None else catalog).values())
+    grains = [GRAINS[g] for g in dict.fromkeys(m.grain for m in metrics if m.grain)]
+    found = dict.fromkeys((m.window, m.window_offset) for m in metrics if m.window is not None)
+    found.update(dict.fromkeys((g.window, 0) for g in grains if g.window is not None))
+    found.update(dict.fromkeys((d, 0) for g in grains for d in g.measure_windows))
+    return list(found)
+
+
 def event_features(as_of: datetime, catalog: dict[str, Metric] | None = None) -> list[pl.Expr]:
     """Flag columns computed once before the group_by: one per event type and one per window used."""
     metrics = list((CATALOG if catalog is None else catalog).values())
     grains = [GRAINS[g] for g in dict.fromkeys(m.grain for m in metrics if m.grain)]
     types = dict.fromkeys(t for m in metrics for t in m.event_types)
     types.update(dict.fromkeys(t for g in grains for t in g.event_types))
-    windows = dict.fromkeys((m.window, m.window_offset) for m in metrics if m.window is not None)
-    windows.update(dict.fromkeys((g.window, 0) for g in grains if g.window is not None))
-    windows.update(dict.fromkeys((d, 0) for g in grains for d in g.measure_windows))
     ts = pl.col("ts")
     features = [(pl.col("event_type") == t).alias(type_flag(t)) for t in types]
-    for window, offset in windows:
+    for window, offset in windows(catalog):
         end = as_of - timedelta(days=offset)
         start = end - timedelta(days=window)
         in_window = ts > pl.lit(start) if offset == 0 else (ts > pl.lit(start)) & (ts <= pl.lit(end))

@@ -66,9 +66,10 @@ BASELINE_FEATURE = "recency_days"
 # columns that identify a row or a time, never features
 _NOT_FEATURES = frozenset({"player_id", "as_of"})
 ESTIMATORS = ("logistic", "hgb")
-# below this many rows OpenMP threads cost more than they save (5 s instead of 0.9 s for a
-# 1,200-row HistGradientBoosting fit on a busy 2-core machine): run single-threaded
-_SINGLE_THREAD_ROWS = 50_000
+# below this many rows OpenMP/BLAS threads cost more than they save on a busy 2-core machine
+# (5 s instead of 0.9 s for a 1,200-row HistGradientBoosting fit; 10 s instead of 4.3 s wall for the
+# logistic pipeline on 85,000 players x 80 features): run single-threaded
+_SINGLE_THREAD_ROWS = 1_000_000
 
 
 class NotEnoughData(ValueError):

@@ -72,6 +72,24 @@ def _whole(x: pl.Expr) -> pl.Expr:
     return x.round(0).cast(pl.Int64, strict=False).cast(pl.String).fill_null(x.cast(pl.String))
 
 
+def _format(template: str, *values: pl.Expr) -> pl.Expr:
+    """``template`` with each ``{}`` replaced by the next value (null when a value is null).
+
+    ``pl.format`` does the same, but in Polars 2.1 it panics (a binview index assertion) under the
+    streaming engine after a filter, on frames concatenated from shards; ``concat_str`` does not.
+    """
+    pieces = template.split("{}")
+    if len(pieces) != len(values) + 1:
+        raise ValueError(f"{template!r} has {len(pieces) - 1} placeholders for {len(values)} values")
+    parts: list[pl.Expr] = []
+    for piece, value in zip(pieces, [*values, None], strict=True):
+        if piece:
+            parts.append(pl.lit(piece))
+        if value is not None:
+            parts.append(value)
+    return pl.concat_str(parts)
+
+
 def _pct(relative: pl.Expr) -> pl.Expr:
     """|relative change| as a whole percentage, as text for a sentence."""
     return _whole(relative.abs() * 100)
@@ -153,7 +171,7 @@ class InsightRules(Versioned):
             (before >= self.min_prior_visits) & (rel <= -self.visits_drop),
             pl.when(rel <= -self.visits_drop_critical).then(_sev("critical"))
             .otherwise(_sev("warning")),
-            pl.format("Visits down {}% vs their prior 30 days", _pct(rel)),
+            _format("Visits down {}% vs their prior 30 days", _pct(rel)),
             now, before,
         )
 
@@ -165,7 +183,7 @@ class InsightRules(Versioned):
             "visits_up",
             (before >= self.min_prior_visits) & (rel >= self.visits_rise),
             _sev("info"),
-            pl.format("Visits up {}% vs their prior 30 days", _pct(rel)),
+            _format("Visits up {}% vs their prior 30 days", _pct(rel)),
             now, before,
         )
 
@@ -178,7 +196,7 @@ class InsightRules(Versioned):
             (before >= self.min_prior_cash) & (rel <= -self.cash_drop),
             pl.when(rel <= -self.cash_drop_critical).then(_sev("critical"))
             .otherwise(_sev("warning")),
-            pl.format("Cash-in down {}% vs their prior 30 days", _pct(rel)),
+            _format("Cash-in down {}% vs their prior 30 days", _pct(rel)),
             now, before,
         )
 
@@ -190,7 +208,7 @@ class InsightRules(Versioned):
             "cash_in_up",
             (before >= self.min_prior_cash) & (rel >= self.cash_rise),
             _sev("info"),
-            pl.format("Cash-in up {}% vs their prior 30 days", _pct(rel)),
+            _format("Cash-in up {}% vs their prior 30 days", _pct(rel)),
             now, before,
         )
 
@@ -202,7 +220,7 @@ class InsightRules(Versioned):
             "theo_up",
             (base >= self.min_theo_baseline) & (rel >= self.theo_rise),
             _sev("info"),
-            pl.format("Theo up {}% vs their 90-day baseline", _pct(rel)),
+            _format("Theo up {}% vs their 90-day baseline", _pct(rel)),
             now, base,
         )
 
@@ -214,7 +232,7 @@ class InsightRules(Versioned):
             "theo_down",
             (base >= self.min_theo_baseline) & (rel <= -self.theo_drop),
             _sev("warning"),
-            pl.format("Theo down {}% vs their 90-day baseline", _pct(rel)),
+            _format("Theo down {}% vs their 90-day baseline", _pct(rel)),
             now, base,
         )
 
@@ -229,7 +247,7 @@ class InsightRules(Versioned):
             (now.is_not_null() & (session >= self.session_rise))
             & ((cash_before >= self.min_prior_cash) & (cash <= -self.session_cash_drop)),
             _sev("warning"),
-            pl.format(
+            _format(
                 "Average session length up {}% ({} -> {} min), cash-in down {}%",
                 _pct(session), _whole(before), _whole(now), _pct(cash),
             ),
@@ -245,7 +263,7 @@ class InsightRules(Versioned):
             (days >= self.min_overdue_days) & (days >= self.overdue_ratio * usual),
             pl.when(days >= self.overdue_critical_ratio * usual).then(_sev("critical"))
             .otherwise(_sev("warning")),
-            pl.format("No visit for {} days (usually every {})", _whole(days), _whole(usual)),
+            _format("No visit for {} days (usually every {})", _whole(days), _whole(usual)),
             days, gap,
         )
 
@@ -258,7 +276,7 @@ class InsightRules(Versioned):
             recent >= 1,
             _sev("warning"),
             pl.when(recent == 1).then(pl.lit("New dispute in the last 30 days"))
-            .otherwise(pl.format("{} new disputes in the last 30 days", _whole(recent))),
+            .otherwise(_format("{} new disputes in the last 30 days", _whole(recent))),
             recent, earlier,
         )
 

@@ -8,6 +8,11 @@ customer churns:
 * P(T = t) = B(alpha + 1, beta + t - 1) / B(alpha, beta)
 * S(t) = P(T > t) = B(alpha, beta + t) / B(alpha, beta)
 * retention rate r(t) = S(t) / S(t - 1) = (beta + t - 1) / (alpha + beta + t - 1)
+
+``fit_sbg(survivors)`` fits one cohort (the counts alive at periods 0..n, e.g. 1000, 631, 468, ...);
+``fit_sbg_cohorts`` fits several cohorts of different ages at once (their log-likelihoods add, each
+cohort right-censored at its own last period). The fit projects forward with ``fit.project(size,
+periods)`` (expected survivors), ``fit.survival`` and ``fit.retention_rate``.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import betaln
 
-__all__ = ["SBGParams", "fit_sbg", "retention_rate", "sbg_log_likelihood", "survival"]
+__all__ = ["SBGParams", "fit_sbg", "fit_sbg_cohorts", "project", "retention_rate", "sbg_log_likelihood",
+           "survival"]
 
 _LOG_BOUNDS = (-20.0, 20.0)
 
@@ -32,6 +38,23 @@ class SBGParams:
     alpha: float
     beta: float
     log_likelihood: float = math.nan
+
+    def survival(self, periods: Any) -> np.ndarray:
+        """Share of a cohort still alive after each of ``periods`` (S(0) = 1)."""
+        return survival(self, periods)
+
+    def retention_rate(self, periods: Any) -> np.ndarray:
+        """Share of those alive at t - 1 still alive at t, for t in ``periods`` (t >= 1)."""
+        return retention_rate(self, periods)
+
+    def project(self, size: float, periods: Any) -> np.ndarray:
+        """Expected customers still alive after each of ``periods`` in a cohort of ``size``."""
+        return project(self, size, periods)
+
+    @property
+    def mean_churn(self) -> float:
+        """Mean churn probability per period of a new cohort, alpha / (alpha + beta)."""
+        return self.alpha / (self.alpha + self.beta)
 
 
 def _counts(survivors: Any) -> np.ndarray:
@@ -64,12 +87,29 @@ def sbg_log_likelihood(params: SBGParams, survivors: Any) -> float:
 
 def fit_sbg(survivors: Any) -> SBGParams:
     """Maximum-likelihood sBG fit to the counts alive at periods 0..n (period 0 = cohort size)."""
-    alive = _counts(survivors)
-    size = alive[0]
+    return fit_sbg_cohorts([survivors])
+
+
+def fit_sbg_cohorts(cohorts: Any) -> SBGParams:
+    """One sBG fit to several cohorts' survivor counts (each alive at its periods 0..n_i).
+
+    Cohorts observed for one period only (nothing to learn from) and empty cohorts are skipped; at
+    least one cohort with a period 1 is needed.
+    """
+    usable = []
+    for survivors in cohorts:
+        alive = np.asarray(survivors, dtype=np.float64)
+        if alive.ndim == 1 and (alive.size == 1 or (alive.size > 1 and alive[0] == 0)):
+            continue  # a newborn or empty cohort says nothing about churn
+        usable.append(_counts(alive))
+    if not usable:
+        raise ValueError("no cohort observed over at least two periods: nothing to fit")
+    size = sum(alive[0] for alive in usable)
 
     def objective(log_params: np.ndarray) -> float:
         """Negative log-likelihood per cohort member."""
-        return -_log_likelihood(*np.exp(log_params), alive) / size
+        alpha, beta = np.exp(log_params)
+        return -sum(_log_likelihood(alpha, beta, alive) for alive in usable) / size
 
     # two parameters and a smooth surface: Nelder-Mead from the neutral alpha = beta = 1 is enough
     res = minimize(
@@ -87,6 +127,11 @@ def survival(params: SBGParams, periods: Any) -> np.ndarray:
     """Share of the cohort still alive after each of ``periods`` (S(0) = 1)."""
     t = np.asarray(periods, dtype=np.float64)
     return np.exp(betaln(params.alpha, params.beta + t) - betaln(params.alpha, params.beta))
+
+
+def project(params: SBGParams, size: float, periods: Any) -> np.ndarray:
+    """Expected survivors of a cohort of ``size`` after each of ``periods``."""
+    return size * survival(params, periods)
 
 
 def retention_rate(params: SBGParams, periods: Any) -> np.ndarray:

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from pipelines.cli_rules import rules_app
 from pipelines.errors import UserError
 
 app = typer.Typer(
@@ -98,11 +99,15 @@ def build(
     as_of: Annotated[Optional[datetime], typer.Option("--as-of", help="Snapshot day (default: the day of the newest event).", formats=["%Y-%m-%d"])] = None,
     db: DbOption = None,
     force: Annotated[bool, typer.Option(help="Recompute even when nothing changed.")] = False,
+    full: Annotated[bool, typer.Option(help="Recompute every player from their events (default: only those whose events changed since the last build).")] = False,
+    refit: Annotated[Optional[bool], typer.Option("--refit/--reuse-models", help="Fit the CLV and churn models now / score with the last fit whatever its age (default: refit when older than 7 days).", show_default=False)] = None,
     actor: ActorOption = None,
     role: RoleOption = "etl",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Compute player metrics, deltas, segments, churn and insights as of a day (kept as a snapshot)."""
+    """Compute player metrics, deltas, segments, churn and insights as of a day (kept as a snapshot).
+
+    Incremental: players whose events did not change since the last build are carried forward."""
     from pipelines.build import build as run
     from pipelines.ingest import default_actor
     from pipelines.store import Store
@@ -110,18 +115,21 @@ def build(
     with Store(db) as store, _progress(enabled=not as_json) as bar:
         task = bar.add_task("build", total=None)
         result = run(store, as_of.date() if as_of else None, actor=actor or default_actor(), role=role,
-                     force=force, progress=lambda stage: bar.update(task, description=stage))
+                     force=force, full=full, refit=refit,
+                     progress=lambda stage: bar.update(task, description=stage))
     if as_json:
         print(json.dumps(result.to_dict()))
     elif result.status == "current":
         out.print(f"snapshot {result.as_of} is current: no new events since its build")
     else:
-        out.print(f"snapshot {result.as_of}: {result.players:,} players, {result.insights:,} insights "
+        how = "all recomputed" if result.mode == "full" else f"{result.recomputed:,} recomputed, the rest carried forward"
+        out.print(f"snapshot {result.as_of}: {result.players:,} players ({how}), {result.insights:,} insights "
                   f"({result.seconds:.2f} s, build {result.build_id})")
 
 
 metrics_app = typer.Typer(help="The metric catalog.", no_args_is_help=True)
 app.add_typer(metrics_app, name="metrics")
+app.add_typer(rules_app, name="rules")
 
 
 @metrics_app.command("list")

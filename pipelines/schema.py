@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pipelines import schema_rewards
+
 EVENTS = "events"
 EVENTS_CURRENT = "events_current"
 PLAYERS = "players"
@@ -14,6 +16,7 @@ INGEST_KEYS = "ingest_keys"
 MIGRATIONS = "schema_migrations"
 BUILDS = "builds"
 SCHEME_VERSIONS = "scheme_versions"
+MODEL_FITS = "model_fits"
 USERS = "users"
 AUDIT_LOG = "audit_log"
 SETTINGS = "settings"
@@ -186,6 +189,28 @@ _V3 = [
     EVENTS_CURRENT_VIEW,
 ]
 
+# Incremental builds: what a build saw besides the event sequence (merges, metric definitions), how
+# it was computed, and the population models it fitted (reused by later builds until stale).
+_V8 = [
+    f"ALTER TABLE {BUILDS} ADD COLUMN merge_seq BIGINT",
+    f"ALTER TABLE {BUILDS} ADD COLUMN catalog_version VARCHAR",
+    f"ALTER TABLE {BUILDS} ADD COLUMN mode VARCHAR",
+    f"ALTER TABLE {BUILDS} ADD COLUMN base_build_id VARCHAR",
+    f"ALTER TABLE {BUILDS} ADD COLUMN recomputed BIGINT",
+    f"ALTER TABLE {BUILDS} ADD COLUMN batches_seen BIGINT",
+    f"""CREATE TABLE {MODEL_FITS} (
+        fit_id VARCHAR PRIMARY KEY,
+        kind VARCHAR NOT NULL,
+        as_of DATE NOT NULL,
+        build_id VARCHAR NOT NULL,
+        catalog_version VARCHAR NOT NULL,
+        params JSON NOT NULL,
+        actor VARCHAR NOT NULL,
+        role VARCHAR NOT NULL,
+        fitted_at TIMESTAMP NOT NULL
+    )""",
+]
+
 # Logins, the append-only audit log and installation settings (pseudonym salt). Passwords are kept
 # only as argon2 hashes; the audit log is only ever inserted into (Store.audit).
 _V4 = [
@@ -285,7 +310,8 @@ def scoped_macros(*, all_properties: bool = False, scope: tuple[str, ...] = (), 
 
 # relations a scoped read may not name directly (the access layer's guard)
 PROTECTED = (EVENTS, EVENTS_CURRENT, PLAYERS, PLAYER_PROPERTIES, PLAYER_ALIASES, PLAYER_MERGES,
-             REJECTED_ROWS, USERS, AUDIT_LOG, SETTINGS, INGEST_BATCHES, *DERIVED)
+             REJECTED_ROWS, USERS, AUDIT_LOG, SETTINGS, INGEST_BATCHES, *DERIVED,
+             schema_rewards.REWARD_RUN_MEMBERS)
 
 # An ingest commits chunk by chunk (memory stays bounded by the chunk, not the file) with its
 # batch 'running'; readers see a batch's events only once it is 'committed'. A stale 'running'
@@ -326,4 +352,6 @@ MIGRATIONS_LIST: list[tuple[int, str, list[str]]] = [
     (3, "player aliases as a table maintained by merges", _V3),
     (4, "users, audit log, settings", _V4),
     (5, "ingest key index; events of running batches hidden from events_current", _V5),
+    (6, "reward rule versions and audit, reward runs and their members", schema_rewards.V6),
+    (8, "incremental builds: merge watermark, catalog version, mode; fitted population models", _V8),
 ]

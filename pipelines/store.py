@@ -16,6 +16,7 @@ import polars as pl
 
 from pipelines import schema as S
 from pipelines.errors import UserError
+from pipelines.store_derived import DerivedStore
 from pipelines.store_ingest import IngestWrites
 
 DEFAULT_DB = Path("data") / "player360.duckdb"
@@ -44,10 +45,12 @@ def _sql_type(dtype: pl.DataType) -> str:
     raise ValueError(f"no DuckDB type for staging dtype {dtype}")
 
 
-class Store(IngestWrites):
+class Store(IngestWrites, DerivedStore):
     """A connection to one player360 DuckDB file, migrated to the newest schema on open.
 
-    A read-write open also clears what an interrupted ingest left behind (`recover_batches`).
+    A read-write open also clears what an interrupted ingest left behind (`recover_batches`). The
+    ingest's and the derived build's writes live in ``pipelines.store_ingest`` and
+    ``pipelines.store_derived`` (mixins over this connection; neither imports duckdb).
     """
 
     def __init__(self, path: Path | str | None = None, *, read_only: bool = False):
@@ -249,6 +252,76 @@ class Store(IngestWrites):
                               **({"points": points} if points is not None else {})})
         return event_id
 
+    def record_events_bulk(
+        self,
+        *,
+        player_ids: list[str] | pl.Series | pl.DataFrame,
+        event_type: str,
+        actor: str,
+        role: str,
+        attrs: dict[str, Any] | None = None,
+        source_ref: str = "app",
+        ts: datetime | None = None,
+    ) -> int:
+        """Append the same attributed event (e.g. one tag) for many players in one transaction and
+        return how many were written: each player gets its own event, id and seq, exactly as if
+        `record_event` had been called once per player (merged ids resolve to their survivor;
+        duplicates in `player_ids` count once). `player_ids` may be a frame with `player_id` and
+        `property_id` (the property each event concerns). Unknown players are refused, all or
+        nothing. Every event is audited like a single write."""
+        import uuid
+
+        if not actor or not role:
+            raise UserError("every write needs an actor and a role")
+        if isinstance(player_ids, pl.DataFrame):
+            ids = player_ids.select(pl.col("player_id").cast(pl.String),
+                                    pl.col("property_id").cast(pl.String) if "property_id" in player_ids.columns
+                                    else pl.lit(None, dtype=pl.String).alias("property_id"))
+        else:
+            ids = pl.DataFrame({"player_id": pl.Series(player_ids, dtype=pl.String)}).with_columns(
+                pl.lit(None, dtype=pl.String).alias("property_id"))
+        if ids.height == 0:
+            return 0
+        now = _now()
+        key = uuid.uuid4().hex
+        self.con.register("_bulk_ids", ids)
+        try:
+            with self.transaction():
+                self.con.execute(
+                    f"""CREATE OR REPLACE TEMP TABLE _bulk AS
+                    SELECT coalesce(a.survivor_id, b.player_id) AS player_id, any_value(b.property_id) AS property_id,
+                        bool_or(p.player_id IS NULL) AS unknown
+                    FROM _bulk_ids b LEFT JOIN {S.PLAYER_ALIASES} a ON a.merged_id = b.player_id
+                    LEFT JOIN {S.PLAYERS} p ON p.player_id = coalesce(a.survivor_id, b.player_id)
+                    GROUP BY 1""")
+                unknown = self.con.execute("SELECT player_id FROM _bulk WHERE unknown LIMIT 3").fetchall()
+                if unknown:
+                    raise UserError(f"unknown player(s) {[u[0] for u in unknown]}: nothing was written")
+                base = self.con.execute(f"SELECT coalesce(max(seq), 0) FROM {S.EVENTS}").fetchall()[0][0]
+                self.con.execute(
+                    f"""INSERT INTO {S.EVENTS} (event_id, seq, record_key, player_id, property_id, ts,
+                        event_type, amount, currency, points, attrs, source, source_ref, actor, role,
+                        recorded_at, batch_id, corrects_event_id)
+                    SELECT md5('app' || chr(31) || rk), ? + n, rk, player_id, property_id, ?, ?, NULL, NULL, NULL,
+                        CAST(? AS JSON), 'app', ?, ?, ?, ?, ?, NULL
+                    FROM (SELECT player_id, property_id, row_number() OVER (ORDER BY player_id) AS n,
+                                 ? || '#' || CAST(row_number() OVER (ORDER BY player_id) AS VARCHAR) AS rk
+                          FROM _bulk)""",
+                    [base, ts or now, event_type, json.dumps(attrs or {}), source_ref, actor, role, now,
+                     f"app-{now:%Y%m%d}", key],
+                )
+                written = self.con.execute("SELECT count(*) FROM _bulk").fetchall()[0][0]
+                if self._exists(S.AUDIT_LOG):  # audited like record_event: one entry per event
+                    self.con.execute(
+                        f"""INSERT INTO {S.AUDIT_LOG}
+                        SELECT (SELECT coalesce(max(audit_id), 0) FROM {S.AUDIT_LOG}) + row_number() OVER (ORDER BY seq),
+                            ?, ?, ?, ?, 'event', event_id, player_id, NULL, CAST(attrs AS JSON), NULL
+                        FROM {S.EVENTS} WHERE seq > ? AND seq <= ? + ?""",
+                        [now, actor, role, f"event.{event_type}", base, base, written])
+        finally:
+            self.con.unregister("_bulk_ids")
+        return int(written)
+
     def compact_events(self) -> int:
         """Rewrite `events` sorted by player and time (same rows, same ids); return the row count.
 
@@ -309,13 +382,6 @@ class Store(IngestWrites):
         """(newest event sequence number, newest event time): what a build was computed from."""
         row = self.con.execute(f"SELECT coalesce(max(seq), 0), max(ts) FROM {S.EVENTS} WHERE {S.VISIBLE}").fetchall()[0]
         return int(row[0]), row[1]
-
-    def build_is_current(self, as_of: Any, max_seq: int) -> bool:
-        """Whether a finished build of `as_of` already saw every event up to `max_seq`."""
-        return self.con.execute(
-            f"SELECT count(*) FROM {S.BUILDS} WHERE as_of = ? AND max_seq = ? AND status = 'done'",
-            [as_of, max_seq],
-        ).fetchall()[0][0] > 0
 
     def snapshot_dates(self, table: str = "player_metrics") -> list[Any]:
         """The as_of dates a derived table holds, newest first."""
@@ -562,3 +628,53 @@ class Store(IngestWrites):
             self.audit(actor=actor, role=role, action="gdpr.erase", target_kind="player", target_id=survivor,
                        player_id=survivor, after={"ids": ids, "rows_anonymized": counts}, detail=reason)
         return counts
+
+    # -- reward rules engine (tables of pipelines.schema_rewards) ---------------------------------
+    def append_rows(self, table: str, frame: pl.DataFrame) -> int:
+        """Append a frame to one of the reward tables by column name; return the rows written."""
+        if table not in S.schema_rewards.REWARD_TABLES:
+            raise ValueError(f"not an appendable table: {table!r}")
+        if frame.height == 0:
+            return 0
+        self.con.register("_rows", frame)
+        try:
+            self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _rows")
+        finally:
+            self.con.unregister("_rows")
+        return frame.height
+
+    def record_events(self, frame: pl.DataFrame, *, actor: str, role: str, batch_id: str) -> int:
+        """Append many events written by a person or an app action at once (call inside a transaction).
+
+        `frame` holds record_key (unique per event: the event id is its md5 under source 'app'),
+        player_id, ts, event_type and any of property_id, amount, currency, points, attrs (JSON
+        text), source_ref. Every player must exist; ids are resolved to their survivors.
+        """
+        if not actor or not role:
+            raise UserError("every write needs an actor and a role")
+        if frame.height == 0:
+            return 0
+        optional = {"property_id": pl.String, "amount": pl.Float64, "currency": pl.String, "points": pl.Float64,
+                    "attrs": pl.String, "source_ref": pl.String}
+        cols = [pl.col(c) for c in ("record_key", "player_id", "ts", "event_type")]
+        cols += [pl.col(c).cast(t) if c in frame.columns else pl.lit(None, dtype=t).alias(c) for c, t in optional.items()]
+        self.con.register("_new", frame.select(cols))
+        try:
+            unknown = self.con.execute(
+                f"SELECT count(*) FROM _new n LEFT JOIN {S.PLAYER_ALIASES} a ON a.merged_id = n.player_id "
+                f"WHERE coalesce(a.survivor_id, n.player_id) NOT IN (SELECT player_id FROM {S.PLAYERS})").fetchall()[0][0]
+            if unknown:
+                raise UserError(f"{unknown} event(s) name unknown players; nothing was written")
+            base = self.con.execute(f"SELECT coalesce(max(seq), 0) FROM {S.EVENTS}").fetchall()[0][0]
+            self.con.execute(
+                f"""INSERT INTO {S.EVENTS} (event_id, seq, record_key, player_id, property_id, ts, event_type,
+                    amount, currency, points, attrs, source, source_ref, actor, role, recorded_at, batch_id)
+                SELECT md5('app' || chr(31) || n.record_key), ? + row_number() OVER (ORDER BY n.player_id, n.record_key),
+                    n.record_key, coalesce(a.survivor_id, n.player_id), n.property_id, n.ts, n.event_type, n.amount,
+                    coalesce(n.currency, CASE WHEN n.amount IS NOT NULL THEN 'USD' END), n.points,
+                    coalesce(n.attrs, '{{}}'), 'app', coalesce(n.source_ref, 'app'), ?, ?, ?, ?
+                FROM _new n LEFT JOIN {S.PLAYER_ALIASES} a ON a.merged_id = n.player_id""",
+                [base, actor, role, _now(), batch_id])
+        finally:
+            self.con.unregister("_new")
+        return frame.height

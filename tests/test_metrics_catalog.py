@@ -89,7 +89,7 @@ _SCORE = 0.35 * _PURCHASE + 0.25 * _ENGAGEMENT + 0.15 * 75 + 0.25 * _RECENCY
 EXPECTED: dict[str, object] = {
     "first_seen": at(400), "last_seen": at(4), "enrolled_at": at(500), "recency_days": 4, "tenure_days": 500,
     "visits_total": 3, "visits_30d": 1, "visits_prior_30d": 1, "visits_90d": 2,
-    "first_visit_at": at(100), "last_visit_at": at(5), "visits_per_month": 3 / (500 / 30.4375),
+    "first_visit_at": at(100), "last_visit_at": at(5), "last_trip_at": at(5, 1), "visits_per_month": 3 / (500 / 30.4375),
     "avg_days_between_visits": 95 / 2,
     "sessions_total": 3, "sessions_30d": 1, "sessions_prior_30d": 1, "sessions_90d": 2,
     "trip_days_30d": 1, "trip_days_60d": 3, "trip_days_90d": 3, "preferred_property": "A",

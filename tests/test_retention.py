@@ -83,3 +83,30 @@ def test_fit_recovers_expected_counts(alpha, beta, periods):
     np.testing.assert_allclose(
         retention.survival(fit, np.arange(periods + 1)), survivors / 1e6, atol=1e-4
     )
+
+
+def test_fit_object_projects_forward():
+    fit = retention.fit_sbg(REGULAR)
+    assert (fit.alpha, fit.beta) == pytest.approx((0.704, 1.182), rel=0.01)
+    ahead = fit.project(1000, np.arange(8, 13))
+    # the paper's projection for years 8..12 continues the decline, slowing as retention rises
+    assert np.all(np.diff(ahead) < 0) and ahead[0] < REGULAR[-1] + 10
+    np.testing.assert_allclose(ahead, 1000 * fit.survival(np.arange(8, 13)))
+    np.testing.assert_allclose(retention.project(fit, 1000, [3]), fit.project(1000, [3]))
+    assert fit.mean_churn == pytest.approx(fit.alpha / (fit.alpha + fit.beta))
+
+
+def test_pooled_fit_of_cohorts_of_different_ages():
+    # the regular cohort cut into a 7-year-old and a 3-year-old cohort of the same customers' kind
+    young = [500, 315.5, 234, 191]
+    pooled = retention.fit_sbg_cohorts([REGULAR, young])
+    alone = retention.fit_sbg(REGULAR)
+    assert pooled.alpha == pytest.approx(alone.alpha, rel=0.05)
+    assert pooled.beta == pytest.approx(alone.beta, rel=0.05)
+    both = retention.sbg_log_likelihood(pooled, REGULAR) + retention.sbg_log_likelihood(pooled, young)
+    assert pooled.log_likelihood == pytest.approx(both)
+    # newborn and empty cohorts are skipped, not errors
+    again = retention.fit_sbg_cohorts([REGULAR, young, [40], [0, 0, 0]])
+    assert again.alpha == pytest.approx(pooled.alpha, rel=1e-6)
+    with pytest.raises(ValueError, match="nothing to fit"):
+        retention.fit_sbg_cohorts([[40], [0, 0]])

@@ -7,6 +7,7 @@ import param
 
 from app.state.player import PlayerSearch, PlayerState
 from app.state.shift import ShiftState
+from app.state.wallet import WalletState
 from app.views.activity import ActivityTabsView
 from app.views.collaboration import CollaborationView
 from app.views.export import ExportView
@@ -16,6 +17,7 @@ from app.views.privacy import PrivacyView
 from app.views.search import PlayerSearchView
 from app.views.shift import PlayerShiftLens
 from app.views.timeline import TimelineView
+from app.views.wallet import WalletView
 
 
 class PlayerPage(pn.viewable.Viewer):
@@ -31,6 +33,7 @@ class PlayerPage(pn.viewable.Viewer):
                    pn.Column(TimelineView(player=self.player), sizing_mode="stretch_width", min_width=420),
                    pn.Column(CollaborationView(player=self.player), width=340),
                    sizing_mode="stretch_width"),
+            WalletView(wallet=WalletState(player=self.player)),
             ActivityTabsView(player=self.player),
             sizing_mode="stretch_width",
             visible=pn.bind(lambda snap: bool(snap and snap.found), self.player.param.snapshot))

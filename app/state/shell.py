@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import param
 
-PAGES = {"overview": "Overview", "player": "Player 360", "shift": "Shift report", "audit": "Audit log"}
+PAGES = {"overview": "Overview", "player": "Player 360", "shift": "Shift report", "segments": "Segments",
+         "cohorts": "Cohorts", "rewards": "Rewards", "audit": "Audit log"}
 
 
 class AppState(param.Parameterized):

@@ -31,7 +31,7 @@ from metrics.catalog import TRIP
 from metrics.churn_model import ChurnModel, NotEnoughData, evaluate_churn_model, predict_churn, train_churn_model
 from pipelines.derived.metrics import as_of_datetime, player_metrics
 
-__all__ = ["VISIT_EVENTS", "churn_dataset", "evaluate_over_time", "score_churn"]
+__all__ = ["VISIT_EVENTS", "check_history", "churn_dataset", "evaluate_over_time", "score_churn", "training_frame"]
 
 VISIT_EVENTS = tuple(TRIP)  # visit, rating_slip
 FeatureFn = Callable[[pl.LazyFrame, datetime, pl.LazyFrame | None], pl.LazyFrame | pl.DataFrame]
@@ -49,7 +49,7 @@ def _visit_span(events: pl.LazyFrame) -> tuple[datetime | None, datetime | None]
     return row[0], row[1]
 
 
-def _check_history(first: datetime | None, last: datetime | None, t0: datetime, horizon_days: int,
+def check_history(first: datetime | None, last: datetime | None, t0: datetime, horizon_days: int,
                    min_history_days: int, data_end: datetime | None) -> None:
     """NotEnoughData unless the visits cover ``[t0 - min_history_days, t0 + horizon]``."""
     if first is None:
@@ -94,8 +94,23 @@ def churn_dataset(
         raise ValueError(f"horizon_days must be >= 1, got {horizon_days}")
     t0 = as_of_datetime(t0)
     first, last = _visit_span(events)
-    _check_history(first, last, t0, horizon_days, horizon_days if min_history_days is None else min_history_days,
+    check_history(first, last, t0, horizon_days, horizon_days if min_history_days is None else min_history_days,
                    data_end)
+    return training_frame(events, players, t0, horizon_days, feature_fn=feature_fn, active_days=active_days)
+
+
+def training_frame(
+    events: pl.LazyFrame,
+    players: pl.LazyFrame | None,
+    t0: datetime | date,
+    horizon_days: int = 60,
+    *,
+    feature_fn: FeatureFn = player_metrics,
+    active_days: int = 365,
+) -> tuple[pl.DataFrame, pl.Series]:
+    """:func:`churn_dataset` without the history checks: per player only, so the frames of shards
+    of players concatenate to the frame of all of them (the checks need the whole history)."""
+    t0 = as_of_datetime(t0)
     visits = _visits(events)
     active = (
         visits.filter(pl.col("ts") > t0 - timedelta(days=active_days), pl.col("ts") <= t0)

@@ -78,11 +78,15 @@ __all__ = [
     "PARAM_COLUMNS",
     "TRIP_EVENTS",
     "CLVParams",
+    "STATE_COLUMNS",
+    "clv_from_state",
+    "clv_state",
     "clv_summary",
     "expected_trips_column",
     "fit_clv_models",
     "player_clv",
     "score_clv",
+    "summary_from_state",
     "trips",
 ]
 
@@ -116,9 +120,8 @@ def expected_trips_column(horizon: float, freq: str = "W") -> str:
 # ---------------------------------------------------------------------------------- trips, summary
 
 
-def trips(events: pl.LazyFrame, as_of: datetime | date) -> pl.LazyFrame:
-    """One row per player and trip (gaming day) up to ``as_of``: player_id, trip_day (Date), value."""
-    as_of = as_of_datetime(as_of)
+def _trip_cents(events: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
+    """One row per player and trip (gaming day) up to ``as_of``: player_id, trip_day (Date), cents (Int64)."""
     schema = events.collect_schema()
     missing = [c for c in ("player_id", "ts", "event_type") if c not in schema]
     if missing:
@@ -138,7 +141,7 @@ def trips(events: pl.LazyFrame, as_of: datetime | date) -> pl.LazyFrame:
             pl.col("player_id").cast(pl.String),
             pl.col("ts").cast(pl.Datetime("us")),
             kind.cast(pl.String),
-            cents.alias("_cents"),
+            cents.alias("cents"),
         )
         .filter(pl.col("ts") <= as_of, pl.col("event_type").is_in([*TRIP_EVENTS, *_VALUE_EVENTS]))
         .with_columns((pl.col("ts") - _GAMING_DAY).dt.date().alias("trip_day"))
@@ -147,21 +150,56 @@ def trips(events: pl.LazyFrame, as_of: datetime | date) -> pl.LazyFrame:
         rows.group_by("player_id", "trip_day")
         .agg(
             pl.col("event_type").is_in(list(TRIP_EVENTS)).any().alias("_trip"),
-            pl.col("_cents").sum().clip(lower_bound=0).alias("_cents"),
+            pl.col("cents").sum().clip(lower_bound=0),
         )
         .filter(pl.col("_trip"))
-        .select("player_id", "trip_day", (pl.col("_cents") / 100).alias("value"))
+        .select("player_id", "trip_day", "cents")
     )
+
+
+def trips(events: pl.LazyFrame, as_of: datetime | date) -> pl.LazyFrame:
+    """One row per player and trip (gaming day) up to ``as_of``: player_id, trip_day (Date), value."""
+    return _trip_cents(events, as_of_datetime(as_of)).select(
+        "player_id", "trip_day", (pl.col("cents") / 100).alias("value"))
+
+
+def clv_state(events: pl.LazyFrame, as_of: datetime | date) -> pl.DataFrame:
+    """Per player with a trip up to ``as_of``: first_trip, last_trip (gaming days), trips and
+    repeat_value_cents (value of every trip but the first), sorted by player_id.
+
+    What the RFM summary needs before the observation end: a player without new events keeps their
+    state from one as_of to the next, so an incremental build recomputes it for changed players only.
+    """
+    state = rfm.customer_state(_trip_cents(events, as_of_datetime(as_of)), "player_id", "trip_day", "cents")
+    return state.select(
+        "player_id",
+        pl.col("first_period").alias("first_trip"),
+        pl.col("last_period").alias("last_trip"),
+        pl.col("periods").alias("trips"),
+        pl.col("repeat_amount").round().cast(pl.Int64).alias("repeat_value_cents"),
+    ).sort("player_id").collect()
+
+
+def summary_from_state(state: pl.DataFrame, as_of: datetime | date, *, freq: str = "W") -> pl.DataFrame:
+    """The RFM summary (player_id, frequency, recency, T, monetary_value) of :func:`clv_state` rows."""
+    expected_trips_column(1, freq)  # validates freq
+    end = (as_of_datetime(as_of) - _GAMING_DAY).date()  # the gaming day as_of falls in
+    periods = state.lazy().select(
+        "player_id",
+        pl.col("first_trip").alias("first_period"),
+        pl.col("last_trip").alias("last_period"),
+        pl.col("trips").alias("periods"),
+        pl.col("repeat_value_cents").cast(pl.Float64).alias("repeat_amount"),
+    )
+    summary = rfm.from_state(periods, pl.lit(end, dtype=pl.Date), freq, "player_id")
+    # summed in whole cents (exact in float64 whatever the order), back to currency after the mean
+    return summary.with_columns(pl.col("monetary_value") / 100).collect()
 
 
 def clv_summary(events: pl.LazyFrame, as_of: datetime | date, *, freq: str = "W") -> pl.DataFrame:
     """RFM summary of the players' trips: player_id, frequency, recency, T, monetary_value."""
     expected_trips_column(1, freq)  # validates freq
-    end = (as_of_datetime(as_of) - _GAMING_DAY).date()  # the gaming day as_of falls in
-    # summed in whole cents (exact in float64 whatever the order), back to currency after the mean
-    cents = trips(events, as_of).with_columns((pl.col("value") * 100).round().alias("value"))
-    summary = rfm.summary(cents, customer="player_id", ts="trip_day", amount="value", observation_end=end, freq=freq)
-    return summary.with_columns(pl.col("monetary_value") / 100)
+    return summary_from_state(clv_state(events, as_of), as_of, freq=freq)
 
 
 # ---------------------------------------------------------------------------------- fit
@@ -361,6 +399,38 @@ def score_clv(
 # ---------------------------------------------------------------------------------- the stage
 
 
+STATE_COLUMNS = ("first_trip", "last_trip", "trips", "repeat_value_cents")
+
+
+def clv_from_state(
+    state: pl.DataFrame,
+    as_of: datetime | date,
+    *,
+    params: CLVParams | None = None,
+    freq: str = "W",
+    horizon: float = 52,
+    sample: int | None = 200_000,
+    seed: int = 0,
+    discount_rate: float = 0.0,
+    strict: bool = False,
+) -> tuple[pl.DataFrame, CLVParams]:
+    """(per-player CLV, the fit) from :func:`clv_state` rows: summary -> fit (unless ``params`` are
+    given: then only scored) -> score. The state columns are kept, so a snapshot can be carried on."""
+    as_of = as_of_datetime(as_of)
+    if horizon < 0:
+        raise ValueError(f"horizon must be >= 0, got {horizon}")
+    if params is not None and params.freq != freq:
+        raise ValueError(f"the parameters were fitted in freq {params.freq!r}, not {freq!r}")
+    summary = summary_from_state(state, as_of, freq=freq)
+    if params is None:
+        params = fit_clv_models(summary, freq=freq, sample=sample, seed=seed, strict=strict)
+    scored = score_clv(summary, params, horizon=horizon, discount_rate=discount_rate)
+    out = scored.join(state.select("player_id", *STATE_COLUMNS), on="player_id", how="left", maintain_order="left")
+    return out.with_columns(pl.lit(as_of, dtype=pl.Datetime("us")).alias("as_of")).select(
+        "player_id", "as_of", pl.exclude("player_id", "as_of")
+    ), params
+
+
 def player_clv(
     events: pl.LazyFrame,
     as_of: datetime | date,
@@ -374,16 +444,10 @@ def player_clv(
 ) -> pl.DataFrame:
     """Per-player CLV as of ``as_of`` (events with ts <= as_of): trips -> summary -> fit -> score.
 
-    Columns: see the module docstring. Degenerate data gives null score columns and a
-    ``clv_issues`` note (``strict=True``: a ValueError). ``CLVParams.from_frame(result)`` gives the
-    fitted parameters back.
+    Columns: see the module docstring, plus the state (:data:`STATE_COLUMNS`). Degenerate data gives
+    null score columns and a ``clv_issues`` note (``strict=True``: a ValueError).
+    ``CLVParams.from_frame(result)`` gives the fitted parameters back.
     """
-    as_of = as_of_datetime(as_of)
-    if horizon < 0:
-        raise ValueError(f"horizon must be >= 0, got {horizon}")
-    summary = clv_summary(events, as_of, freq=freq)
-    params = fit_clv_models(summary, freq=freq, sample=sample, seed=seed, strict=strict)
-    scored = score_clv(summary, params, horizon=horizon, discount_rate=discount_rate)
-    return scored.with_columns(pl.lit(as_of, dtype=pl.Datetime("us")).alias("as_of")).select(
-        "player_id", "as_of", pl.exclude("player_id", "as_of")
-    )
+    scored, _ = clv_from_state(clv_state(events, as_of), as_of, freq=freq, horizon=horizon, sample=sample,
+                               seed=seed, discount_rate=discount_rate, strict=strict)
+    return scored

@@ -30,7 +30,8 @@ from metrics.catalog import (  # noqa: F401 - re-exported: the health score's do
     RECENCY_HALF_LIFE_DAYS, REWARD_VALID_DAYS,
 )
 
-__all__ = ["EVENT_INPUTS", "player_metrics", "metric_columns"]
+__all__ = ["EVENT_INPUTS", "aggregate_columns", "attrs_event_types", "finish_metrics", "metric_columns", "player_aggregates",
+           "player_metrics"]
 
 # Event columns the catalog reads, with the type it expects (absent optional columns read as null).
 EVENT_INPUTS: dict[str, pl.DataType] = {
@@ -95,24 +96,48 @@ def _grain_frame(events: pl.LazyFrame, as_of: datetime, catalog: dict[str, C.Met
     return keyed.group_by("player_id", grain.name).agg(grain.measures).group_by("player_id").agg(exprs)
 
 
+def attrs_event_types(catalog: dict[str, C.Metric] | None = None) -> tuple[str, ...] | None:
+    """The event types whose ``attrs`` some metric or grain reads (None: every event's).
+
+    ``attrs`` is the widest event column; a reader can leave it null on every other event.
+    """
+    catalog = C.CATALOG if catalog is None else catalog
+    types: set[str] = set()
+    for m in catalog.values():
+        if m.stage == "events" and "attrs" in m.expr.meta.root_names():
+            if not m.event_types:
+                return None
+            types.update(m.event_types)
+    for name in {m.grain for m in catalog.values() if m.grain}:
+        grain = C.GRAINS[name]
+        if any("attrs" in e.meta.root_names() for e in (grain.key, *grain.measures)):
+            types.update(grain.event_types)
+    return tuple(sorted(types))
+
+
 def metric_columns(catalog: dict[str, C.Metric] | None = None) -> list[str]:
     """Output columns of player_metrics, in order: the keys, then every metric of the catalog."""
     return ["player_id", "as_of", *(C.CATALOG if catalog is None else catalog)]
 
 
-def player_metrics(
+def aggregate_columns(catalog: dict[str, C.Metric] | None = None) -> list[str]:
+    """The columns of ``player_aggregates``: player_id and every non-derived metric, in catalog order."""
+    catalog = C.CATALOG if catalog is None else catalog
+    return ["player_id", *(name for name, m in catalog.items() if m.stage != "derived")]
+
+
+def player_aggregates(
     events: pl.LazyFrame,
     as_of: datetime | date,
     players: pl.LazyFrame | None = None,
     *,
     catalog: dict[str, C.Metric] | None = None,
 ) -> pl.LazyFrame:
-    """One row per player with every catalog metric as of ``as_of`` (events with ts <= as_of count).
+    """One row per player with the aggregated metrics (events and grain stages, fills applied).
 
-    ``players`` (player_id, enrolled_at): the player master. When given, every player in it gets a
-    row (zeros for counts and sums when the player has no events), and its enrolled_at wins over
-    the enrollment events for tenure. Players enrolled after ``as_of`` without earlier events are
-    left out (they did not exist yet). Pass survivors only (merged ids resolved), like the events.
+    What a player's events up to ``as_of`` say, before the derived metrics that also read the
+    ``as_of`` key (recency, tenure, health): an incremental build carries these columns forward for
+    players whose events did not change and re-derives the rest with :func:`finish_metrics`.
     """
     as_of = as_of_datetime(as_of)
     catalog = C.CATALOG if catalog is None else catalog
@@ -130,7 +155,34 @@ def player_metrics(
             out = out.with_columns(pl.coalesce("_master_enrolled_at", "enrolled_at").alias("enrolled_at"))
         out = out.drop("_master_enrolled_at")
     fills = [pl.col(name).fill_null(value) for name, value in C.fills(catalog).items()]
-    out = out.with_columns(*fills, pl.lit(as_of, dtype=pl.Datetime("us")).alias("as_of"))
+    return out.with_columns(*fills).select(aggregate_columns(catalog))
+
+
+def finish_metrics(
+    aggregates: pl.LazyFrame, as_of: datetime | date, *, catalog: dict[str, C.Metric] | None = None,
+) -> pl.LazyFrame:
+    """The aggregates of :func:`player_aggregates` with ``as_of`` and every derived metric."""
+    as_of = as_of_datetime(as_of)
+    catalog = C.CATALOG if catalog is None else catalog
+    out = aggregates.with_columns(pl.lit(as_of, dtype=pl.Datetime("us")).alias("as_of"))
     for layer in C.derived_layers(catalog):
         out = out.with_columns(layer)
     return out.select(metric_columns(catalog))
+
+
+def player_metrics(
+    events: pl.LazyFrame,
+    as_of: datetime | date,
+    players: pl.LazyFrame | None = None,
+    *,
+    catalog: dict[str, C.Metric] | None = None,
+) -> pl.LazyFrame:
+    """One row per player with every catalog metric as of ``as_of`` (events with ts <= as_of count).
+
+    ``players`` (player_id, enrolled_at): the player master. When given, every player in it gets a
+    row (zeros for counts and sums when the player has no events), and its enrolled_at wins over
+    the enrollment events for tenure. Players enrolled after ``as_of`` without earlier events are
+    left out (they did not exist yet). Pass survivors only (merged ids resolved), like the events.
+    """
+    aggregates = player_aggregates(events, as_of, players, catalog=catalog)
+    return finish_metrics(aggregates, as_of, catalog=catalog)

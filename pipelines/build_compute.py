@@ -1,0 +1,150 @@
+"""The per-player part of the build, with its I/O: full (in player-range shards) or incremental.
+
+Both produce the same :class:`Computed` for the same events: every player's aggregated metrics
+(``player_aggregates``), every player's CLV state (``clv_state``) and, when the churn model is to
+be trained, the training rows of a fixed sample of players. Everything here is per player, so
+
+* a **full** pass reads the events one range of player ids at a time (``Store.events_for``), runs the
+  pure stages on that shard and concatenates: memory is bounded by the shard, not the history, and
+  the shards could as well run on several workers (Dask);
+* an **incremental** pass asks the store which players may have changed since a base build
+  (``Store.changed_players`` with the intervals of ``metrics.incremental.changed_intervals``),
+  recomputes those from their events and carries every other player's row forward from the base
+  snapshot (``pipelines.derived.incremental.carry_forward``). It gives up (returns None) when too
+  many players changed for it to pay off.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import polars as pl
+
+from metrics.incremental import changed_intervals
+from pipelines.derived.churn_training import VISIT_EVENTS, training_frame
+from pipelines.derived.clv import STATE_COLUMNS, clv_state
+from pipelines.derived.incremental import carry_forward
+from pipelines.derived.metrics import EVENT_INPUTS, aggregate_columns, attrs_event_types, player_aggregates
+from pipelines.store import Store
+
+__all__ = ["SHARD_EVENTS", "Computed", "Training", "full_pass", "incremental_pass"]
+
+SHARD_EVENTS = 1_000_000  # events per shard of a full pass (about 0.1 GB of them in memory)
+MAX_CHANGED_SHARE = 0.5  # beyond this share of changed players a full pass is cheaper
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Training:
+    """What the churn model is trained on: the sample's features as of ``t0``, labels after it."""
+
+    sample: pl.DataFrame  # player_id of the players it may use (Store.sample_players)
+    t0: datetime
+    horizon_days: int
+    active_days: int = 365
+
+
+@dataclass
+class Computed:
+    """Every player's aggregates and CLV state (sorted by player), and the churn training rows."""
+
+    aggregates: pl.DataFrame
+    clv_state: pl.DataFrame
+    training: tuple[pl.DataFrame, pl.Series] | None
+    mode: str  # full | incremental
+    recomputed: int  # players computed from their events
+    shards: int = 1
+    base_build_id: str | None = None
+
+
+def _read(store: Store, **which: Any) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """(events, player master) of a range or a set of players."""
+    events = store.events_for(list(EVENT_INPUTS), attrs_types=attrs_event_types(), **which)
+    return events.lazy(), store.players_for(**which).lazy()
+
+
+def _training_rows(events: pl.LazyFrame, players: pl.LazyFrame, training: Training) -> tuple[pl.DataFrame, pl.Series]:
+    """The training rows of the sample's players among these events."""
+    sample = training.sample.lazy()
+    return training_frame(events.join(sample, on="player_id", how="semi"),
+                          players.join(sample, on="player_id", how="semi"),
+                          training.t0, training.horizon_days, active_days=training.active_days)
+
+
+def _concat_training(parts: list[tuple[pl.DataFrame, pl.Series]]) -> tuple[pl.DataFrame, pl.Series]:
+    features = pl.concat([f for f, _ in parts], how="vertical_relaxed")
+    labels = pl.concat([y for _, y in parts])
+    order = features.get_column("player_id").arg_sort()
+    return features[order], labels.gather(order)
+
+
+def _by_player(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame sorted by player_id (checked: sorting is skipped when it already is)."""
+    return frame if frame.get_column("player_id").is_sorted() else frame.sort("player_id")
+
+
+def full_pass(store: Store, cutoff: datetime, training: Training | None, say: Say) -> Computed:
+    """Every player computed from their events, one player-id range at a time."""
+    ranges = store.id_ranges(max(1, math.ceil(store.events_count() / SHARD_EVENTS)))
+    aggregates, states, rows = [], [], []
+    for k, id_range in enumerate(ranges, 1):
+        say(f"metrics: shard {k}/{len(ranges)}")
+        events, players = _read(store, id_range=id_range)
+        aggregates.append(player_aggregates(events, cutoff, players).collect(engine="streaming").sort("player_id"))
+        states.append(clv_state(events, cutoff))
+        if training is not None:
+            rows.append(_training_rows(events, players, training))
+        del events, players
+    return Computed(  # ranges come in id order: the sorted shards concatenate sorted, without a copy
+        aggregates=_by_player(pl.concat(aggregates, how="vertical_relaxed", rechunk=False)),
+        clv_state=_by_player(pl.concat(states, how="vertical_relaxed", rechunk=False)),
+        training=_concat_training(rows) if rows else None,
+        mode="full", recomputed=sum(a.height for a in aggregates), shards=len(ranges),
+    )
+
+
+def incremental_pass(store: Store, base: dict[str, Any], cutoff: datetime, training: Training | None,
+                     say: Say) -> Computed | None:
+    """The players changed since ``base`` computed anew, everyone else carried forward; None when a
+    full pass is the better deal (or the base snapshot cannot be carried)."""
+    base_cutoff = datetime.combine(base["as_of"] + timedelta(days=1), datetime.min.time())
+    lo, hi = sorted((base_cutoff, cutoff))
+    say("finding changed players")
+    changed = store.changed_players(base, cutoff=cutoff, intervals=changed_intervals(base_cutoff, cutoff),
+                                    enrolled=(lo, hi) if lo != hi else None)
+    if changed.height > MAX_CHANGED_SHARE * max(base["players"] or 0, 1):
+        say(f"{changed.height:,} players changed: full recomputation")
+        return None
+    try:
+        previous = store.snapshot_columns("player_metrics", base["as_of"], aggregate_columns())
+        previous_state = store.snapshot_columns("player_clv", base["as_of"], ["player_id", *STATE_COLUMNS])
+    except KeyError as missing:  # written by older definitions: nothing to carry
+        say(f"base snapshot not carried ({missing}): full recomputation")
+        return None
+    if previous.height != base["players"]:  # rows removed since by hand: not the snapshot the build wrote
+        say(f"base snapshot has {previous.height:,} of its {base['players']:,} rows: full recomputation")
+        return None
+    say(f"metrics: {changed.height:,} changed players")
+    events, players = _read(store, players=changed)
+    fresh = player_aggregates(events, cutoff, players).collect()
+    state = clv_state(events, cutoff)
+    rows = None
+    if training is not None:
+        say(f"churn training rows: {training.sample.height:,} sampled players")
+        sample_events, sample_players = _read(store, players=training.sample)
+        rows = _training_rows(sample_events, sample_players, training)
+    return Computed(
+        aggregates=carry_forward(previous, fresh, changed),
+        clv_state=carry_forward(previous_state, state, changed),
+        training=rows, mode="incremental", recomputed=changed.height, base_build_id=base["build_id"],
+    )
+
+
+def first_visit(store: Store) -> datetime | None:
+    """The earliest visit or rated session in the store (the churn model's history check)."""
+    return store.first_event_ts(VISIT_EVENTS)
