@@ -68,10 +68,22 @@ def _read(store: Store, **which: Any) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     return events.lazy(), store.players_for(**which).lazy()
 
 
+# the event columns a model input is summed from: sorting by them fixes the summation order
+_CANONICAL = ["player_id", "ts", "event_type", "amount", "points", "avg_bet", "minutes", "theo", "casino_win",
+              "property_id", "game"]
+
+
 def _training_rows(events: pl.LazyFrame, players: pl.LazyFrame, training: Training) -> tuple[pl.DataFrame, pl.Series]:
-    """The training rows of the sample's players among these events."""
+    """The training rows of the sample's players among these events.
+
+    The events are put in one canonical order first: float sums depend on the order of their terms,
+    and an iterative fit turns last-bit differences into different coefficients, so a full pass (a
+    shard's events) and an incremental build (the sample's events) should sum alike. (Polars' threads
+    may still merge partial sums in another order: the churn scores of the two agree to about 1e-11.)
+    """
     sample = training.sample.lazy()
-    return training_frame(events.join(sample, on="player_id", how="semi"),
+    ordered = events.join(sample, on="player_id", how="semi").sort(_CANONICAL, nulls_last=True)
+    return training_frame(ordered,
                           players.join(sample, on="player_id", how="semi"),
                           training.t0, training.horizon_days, active_days=training.active_days)
 
@@ -131,7 +143,7 @@ def incremental_pass(store: Store, base: dict[str, Any], cutoff: datetime, train
         return None
     say(f"metrics: {changed.height:,} changed players")
     events, players = _read(store, players=changed)
-    fresh = player_aggregates(events, cutoff, players).collect()
+    fresh = player_aggregates(events, cutoff, players).collect(engine="streaming")
     state = clv_state(events, cutoff)
     rows = None
     if training is not None:
