@@ -108,6 +108,20 @@ def server_side(db: Path, players: list[dict]) -> dict:
             "search": stats(searches), "events_per_player": {"min": min(events), "max": max(events)}}
 
 
+def stop_server(proc: subprocess.Popen, log) -> None:
+    """End a `player360 serve` started in its own process group (TERM, then KILL) and close its log."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+            proc.wait(timeout=15)
+            break
+        except ProcessLookupError:
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    log.close()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -170,16 +184,7 @@ def browser_side(db: Path, players: list[dict], rounds: int) -> dict:
             browser.close()
         return {"navigate_to_rendered_360": stats(loads), "switch_in_page_to_header": stats(switches)}
     finally:
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(proc.pid, sig)
-                proc.wait(timeout=15)
-                break
-            except ProcessLookupError:
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        log.close()
+        stop_server(proc, log)
 
 
 def make_players_store(path: Path, count: int, seed: int = 3) -> Path:

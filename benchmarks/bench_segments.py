@@ -263,12 +263,11 @@ def _wait_change(locator, before: str, timeout: float = 120) -> None:
 
 def browser(db: Path, rounds: int = 5) -> dict:
     """From typing a threshold to the new count on screen, in headless Chromium."""
-    import signal
     import urllib.request
 
     from playwright.sync_api import expect, sync_playwright
 
-    from benchmarks.bench_app import ARGS, CHROMIUM, _free_port
+    from benchmarks.bench_app import ARGS, CHROMIUM, _free_port, stop_server
     from pipelines.store import Store
     from pipelines.users import add_demo_users, demo_password
 
@@ -325,16 +324,7 @@ def browser(db: Path, rounds: int = 5) -> dict:
         return {"first_load_s": round(first_load, 2), "type_threshold_to_new_count": stats(counts),
                 "type_threshold_to_member_list_updated": stats(lists)}
     finally:
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(proc.pid, sig)
-                proc.wait(timeout=15)
-                break
-            except ProcessLookupError:
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        log.close()
+        stop_server(proc, log)
 
 
 def main() -> None:
