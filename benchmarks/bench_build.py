@@ -20,6 +20,7 @@ from pathlib import Path
 import polars as pl
 
 from metrics.segments import SpendingTiers, default_schemes, segment_all
+from pipelines.access import Access, Principal
 from pipelines.build import build
 from pipelines.cli import DEMO_ORDER
 from pipelines.generate import generate
@@ -79,6 +80,32 @@ def one_more_day(store: Store, root: Path, day: datetime = END + timedelta(days=
     ingest_file(store, "visits", path, now=day + timedelta(hours=4))
 
 
+def scoped_360(acc: Access, player_id: str, limit: int = 200) -> dict:
+    """The one-player 360 read as the app makes it, through the access layer's scoped relations:
+    survivor id, newest metrics and segments rows, last ``limit`` current events."""
+    survivor = acc.sql("SELECT coalesce((SELECT survivor_id FROM s_aliases() WHERE merged_id = ?), ?) AS id",
+                       [player_id, player_id])["id"][0]
+    newest = acc.sql("SELECT max(as_of) AS d FROM builds WHERE status = 'done'")["d"][0]
+    out: dict = {"player_id": survivor}
+    for table in ("player_metrics", "player_segments"):
+        rows = acc.sql(f"SELECT * FROM s_derived('{table}') WHERE as_of = ? AND player_id = ?", [newest, survivor])
+        out[table] = rows.row(0, named=True) if rows.height else None
+    out["events"] = acc.sql("SELECT * FROM s_events() WHERE player_id = ? ORDER BY ts DESC, seq DESC LIMIT ?",
+                            [survivor, limit])
+    return out
+
+
+def _read_times(read, ids: list[str]) -> str:
+    """p50 / p95 of one read per id, in ms."""
+    times = []
+    for pid in ids:
+        t = time.perf_counter()
+        read(pid)
+        times.append((time.perf_counter() - t) * 1000)
+    q = statistics.quantiles(times, n=100)
+    return f"p50 {q[49]:.1f} ms, p95 {q[94]:.1f} ms"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--players", type=int, default=560_000)
@@ -110,13 +137,13 @@ def main() -> None:
         _timed("re-segment after a threshold change", lambda: segment_all(metrics, tuned))
         ids = metrics["player_id"].to_list()
         sample = random.Random(1).sample(ids, min(args.reads, len(ids)))
-        times = []
-        for pid in sample:
-            t = time.perf_counter()
-            store.player_360(pid)
-            times.append((time.perf_counter() - t) * 1000)
-        q = statistics.quantiles(times, n=100)
-        print(f"  one-player 360 read (metrics + segments + 200 events): p50 {q[49]:.1f} ms, p95 {q[94]:.1f} ms")
+        print(f"  one-player 360 read (metrics + segments + 200 events), Store: {_read_times(store.player_360, sample)}")
+        # the app's path: a property-scoped user (a host at P01) through the access layer
+        acc = Access(store, Principal("bench", "host", ("P01",)))
+        at_p01 = store.sql("SELECT DISTINCT player_id FROM player_properties WHERE property_id = 'P01' "
+                           "ORDER BY player_id")["player_id"].to_list()
+        scoped = random.Random(2).sample(at_p01, min(args.reads, len(at_p01)))
+        print(f"  same read through Access.sql (host scoped to P01): {_read_times(lambda p: scoped_360(acc, p), scoped)}")
         print(f"  full build: {full.players:,} players, {full.insights:,} insights, {full.seconds:.1f} s")
     print(f"peak memory {_peak_mb():.0f} MB")
 

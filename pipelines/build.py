@@ -34,6 +34,7 @@ from pipelines.derived.deltas import player_deltas
 from pipelines.derived.metrics import finish_metrics
 from pipelines.errors import UserError
 from pipelines.store import Store
+from pipelines.store_layout import SORT_TAIL_ROWS
 
 Progress = Callable[[str], None]
 # DuckDB's buffer pool while a build reads (PLAYER360_BUILD_MEMORY_LIMIT overrides): the build
@@ -158,4 +159,9 @@ def build(store: Store, as_of: date | None = None, *, actor: str, role: str = "e
                 "catalog_version": version, "mode": computed.mode, "base_build_id": computed.base_build_id,
                 "recomputed": computed.recomputed, "batches_seen": batches,
             })
+    # after the commit (the snapshots are visible meanwhile): keep one-player reads on a few row groups
+    tail = store.unsorted_events()
+    if tail >= SORT_TAIL_ROWS:
+        say(f"sorting events by player ({tail:,} appended since the last sort)")
+        store.keep_sorted()
     return BuildResult(as_of, "built", wide.height, found.height, seconds, build_id, computed.mode, computed.recomputed)

@@ -263,9 +263,11 @@ def scoped_macros(*, all_properties: bool = False, scope: tuple[str, ...] = (), 
     """CREATE statements of the `s_*` macros for one principal (`visible`: may see anything at all)."""
     every = all_properties and visible
     in_scope = "true" if every else (f"{{col}} IN {_list(scope)}" if visible and scope else "false")
+    # EXISTS rather than IN (subquery): with a one-player filter DuckDB then probes the player's own
+    # property links instead of hashing every player in scope (measured 12 vs 70 ms at 1M players)
     visible_player = ("true" if every else
-                      f"{{col}} IN (SELECT player_id FROM {PLAYER_PROPERTIES} WHERE "
-                      f"{in_scope.format(col='property_id')})")
+                      f"EXISTS (SELECT 1 FROM {PLAYER_PROPERTIES} vp WHERE vp.player_id = {{col}} AND "
+                      f"{in_scope.format(col='vp.property_id')})")
 
     def masked(col: str) -> str:
         return f"p.{col}" if pii else f"CAST(NULL AS {'DATE' if col == 'date_of_birth' else 'VARCHAR'}) AS {col}"
@@ -280,9 +282,13 @@ def scoped_macros(*, all_properties: bool = False, scope: tuple[str, ...] = (), 
                                    "ELSE e.attrs END")
 
     def events(source: str) -> str:
-        where = (f"({in_scope.format(col='e.property_id')} OR (e.property_id IS NULL AND "
-                 f"{visible_player.format(col='e.player_id')}))")
-        return f"SELECT e.* REPLACE ({attrs} AS attrs) FROM {source} e WHERE {where} AND {note_ok}"
+        # two disjoint branches, not one OR: a subquery under OR is a join over every row in scope,
+        # while as a conjunct it becomes a semi-join DuckDB runs after a one-player filter
+        select = f"SELECT e.* REPLACE ({attrs} AS attrs) FROM {source} e WHERE {note_ok} AND "
+        if every:
+            return f"{select}true"
+        return (f"{select}{in_scope.format(col='e.property_id')} UNION ALL "
+                f"{select}e.property_id IS NULL AND {visible_player.format(col='e.player_id')}")
 
     pseudonym = f"'anon-' || substr(md5({_lit(salt)} || p.player_id), 1, 10) AS pseudonym"
     return [
@@ -345,6 +351,22 @@ _V5 = [
     EVENTS_CURRENT_VIEW_V5,
 ]
 
+# events_current as two branches, players never merged and merged ids resolved: `player_id` is then a
+# plain column in each branch, so a filter on it (one player, a shard's id range) reaches the scan of
+# `events` and its zone maps. The V5 view's coalesce(survivor, player) hid it as soon as any merge
+# existed: every one-player read scanned all events (5 s at 20M events). Same rows as V5.
+CORRECTED = f"SELECT corrects_event_id FROM {EVENTS} WHERE corrects_event_id IS NOT NULL AND {VISIBLE}"
+EVENTS_CURRENT_VIEW_V10 = f"""CREATE VIEW {EVENTS_CURRENT} AS
+    SELECT e.* FROM {EVENTS} e
+    WHERE e.player_id NOT IN (SELECT merged_id FROM {PLAYER_ALIASES})
+      AND e.{VISIBLE} AND e.event_id NOT IN ({CORRECTED})
+    UNION ALL
+    SELECT e.* REPLACE (a.survivor_id AS player_id) FROM {EVENTS} e
+    JOIN {PLAYER_ALIASES} a ON a.merged_id = e.player_id
+    WHERE e.{VISIBLE} AND e.event_id NOT IN ({CORRECTED})"""
+
+_V10 = [f"DROP VIEW IF EXISTS {EVENTS_CURRENT}", EVENTS_CURRENT_VIEW_V10]
+
 # (version, description, statements). Append new versions; never edit a released one.
 MIGRATIONS_LIST: list[tuple[int, str, list[str]]] = [
     (1, "events, player master, merges, batches, rejected rows", _V1),
@@ -354,4 +376,5 @@ MIGRATIONS_LIST: list[tuple[int, str, list[str]]] = [
     (5, "ingest key index; events of running batches hidden from events_current", _V5),
     (6, "reward rule versions and audit, reward runs and their members", schema_rewards.V6),
     (8, "incremental builds: merge watermark, catalog version, mode; fitted population models", _V8),
+    (10, "events_current in two branches (merged ids apart) so player filters reach the events scan", _V10),
 ]

@@ -18,6 +18,7 @@ from pipelines import schema as S
 from pipelines.errors import UserError
 from pipelines.store_derived import DerivedStore
 from pipelines.store_ingest import IngestWrites
+from pipelines.store_layout import PointReads
 
 DEFAULT_DB = Path("data") / "player360.duckdb"
 
@@ -45,12 +46,13 @@ def _sql_type(dtype: pl.DataType) -> str:
     raise ValueError(f"no DuckDB type for staging dtype {dtype}")
 
 
-class Store(IngestWrites, DerivedStore):
+class Store(IngestWrites, DerivedStore, PointReads):
     """A connection to one player360 DuckDB file, migrated to the newest schema on open.
 
     A read-write open also clears what an interrupted ingest left behind (`recover_batches`). The
     ingest's and the derived build's writes live in ``pipelines.store_ingest`` and
-    ``pipelines.store_derived`` (mixins over this connection; neither imports duckdb).
+    ``pipelines.store_derived``, the storage layout for one-player reads (compaction, the 360 read)
+    in ``pipelines.store_layout`` (mixins over this connection; none imports duckdb).
     """
 
     def __init__(self, path: Path | str | None = None, *, read_only: bool = False):
@@ -322,46 +324,6 @@ class Store(IngestWrites, DerivedStore):
             self.con.unregister("_bulk_ids")
         return int(written)
 
-    def compact_events(self) -> int:
-        """Rewrite `events` sorted by player and time (same rows, same ids); return the row count.
-
-        A player's events then sit together on disk, so reading one player's timeline touches a
-        few row groups (DuckDB 2.0 skips an index under ORDER BY ... LIMIT, so sorting is what
-        makes single-player reads fast). Nothing is added, removed or changed.
-        """
-        with self.transaction():
-            before = self.con.execute(f"SELECT count(*) FROM {S.EVENTS}").fetchall()[0][0]
-            self.con.execute(S.EVENTS_DDL.format(name="_events_sorted"))
-            self.con.execute(f"INSERT INTO _events_sorted SELECT * FROM {S.EVENTS} ORDER BY player_id, ts, seq")
-            after = self.con.execute("SELECT count(*) FROM _events_sorted").fetchall()[0][0]
-            if after != before:  # never swap in a table that lost rows
-                raise RuntimeError(f"compaction copied {after} of {before} events; nothing changed")
-            self.con.execute(f"DROP TABLE {S.EVENTS}")
-            self.con.execute(f"ALTER TABLE _events_sorted RENAME TO {S.EVENTS}")
-        return after
-
-    def player_360(self, player_id: str, limit: int = 200) -> dict[str, Any]:
-        """One player's newest metrics row, segments row and last `limit` events (merges resolved)."""
-        survivor = self.resolve_player(player_id)
-        out: dict[str, Any] = {"player_id": survivor}
-        for table in ("player_metrics", "player_segments"):
-            rows = self.sql(
-                f"SELECT * FROM {table} WHERE player_id = ? ORDER BY as_of DESC LIMIT 1", [survivor]
-            ) if self._exists(table) else pl.DataFrame()
-            out[table] = rows.row(0, named=True) if rows.height else None
-        ids = self.con.execute(
-            f"SELECT merged_id FROM {S.PLAYER_ALIASES} WHERE survivor_id = ?", [survivor]
-        ).fetchall()
-        every = [survivor, *[r[0] for r in ids]]
-        out["events"] = self.sql(
-            f"SELECT * FROM {S.EVENTS} WHERE player_id IN (SELECT unnest(?::VARCHAR[])) AND {S.VISIBLE} "
-            f"AND event_id NOT IN (SELECT corrects_event_id FROM {S.EVENTS} "
-            f"  WHERE corrects_event_id IS NOT NULL AND player_id IN (SELECT unnest(?::VARCHAR[])) AND {S.VISIBLE}) "
-            f"ORDER BY ts DESC, seq DESC LIMIT ?",
-            [every, every, limit],
-        )
-        return out
-
     # -- derived snapshots ------------------------------------------------------------------------
     def events_frame(self, columns: list[str] | None = None) -> pl.LazyFrame:
         """Current events (corrections applied, merged ids resolved) as a Polars LazyFrame.
@@ -400,8 +362,13 @@ class Store(IngestWrites, DerivedStore):
         return self.sql(f"SELECT * FROM {table} WHERE as_of = ?", [as_of])
 
     def write_snapshot(self, table: str, frame: pl.DataFrame, as_of: Any) -> None:
-        """Replace the rows of `as_of` in a derived table (call inside a transaction)."""
+        """Replace the rows of `as_of` in a derived table (call inside a transaction).
+
+        Rows are written sorted by player (stable): with each snapshot contiguous and sorted, a
+        one-player read of one as_of touches one row group (zone maps on as_of and player_id)."""
         self._derived(table)
+        if not frame.get_column("player_id").is_sorted():
+            frame = frame.sort("player_id", maintain_order=True)
         self.con.register("_snap", frame)
         try:
             # Explicit DDL, not CREATE TABLE AS: see begin_staging for the DuckDB 2.0.0 bug.
