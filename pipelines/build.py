@@ -125,6 +125,7 @@ def build(store: Store, as_of: date | None = None, *, actor: str, role: str = "e
         computed = computed or full_pass(store, cutoff, training, say)
         say("deltas, segments, churn risk, insights")
         wide, segments, found = derive(computed.aggregates, as_of, schemes, rules, computed.shards)
+        computed.aggregates = pl.DataFrame()  # wide holds every column now: 0.8 GB less at 1M players
         say("CLV (BG/NBD + Gamma-Gamma)" + ("" if clv_fit else ": fitting"))
         clv, clv_params = clv_scores(computed.clv_state, cutoff, clv_fit)
         say("churn model" + ("" if churn_fit else ": training"))
