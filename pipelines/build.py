@@ -165,4 +165,6 @@ def build(store: Store, as_of: date | None = None, *, actor: str, role: str = "e
     if tail >= SORT_TAIL_ROWS:
         say(f"sorting events by player ({tail:,} appended since the last sort)")
         store.keep_sorted()
+    if store.keep_properties_sorted():
+        say("sorted player_properties by player")
     return BuildResult(as_of, "built", wide.height, found.height, seconds, build_id, computed.mode, computed.recomputed)

@@ -141,3 +141,16 @@ def test_one_player_filters_reach_the_events_scan_with_merges_present(loaded, wr
     loaded.merge_players("PL1", "PL3", actor="a", role="admin", reason="dup")
     plan = _plan(loaded, "SELECT * FROM events_current WHERE player_id = 'PL2'", [])
     assert re.search(r"player_id\s*=\s*'PL2'", plan), plan
+
+
+def test_player_properties_are_sorted_again_once_their_tail_grows(loaded, write_csv):
+    loaded.compact_events()
+    assert loaded._unsorted_tail("player_properties") == 0
+    assert loaded.keep_properties_sorted(tail_rows=1) is False
+    loaded.con.execute("INSERT INTO player_properties SELECT 'PL0', 'P09', NULL, NULL, NULL, NULL, NULL, now()")
+    before = set(loaded.sql("SELECT * FROM player_properties").rows())
+    assert loaded._unsorted_tail("player_properties") == 1
+    assert loaded.keep_properties_sorted(tail_rows=2) is False
+    assert loaded.keep_properties_sorted(tail_rows=1) is True
+    assert set(loaded.sql("SELECT * FROM player_properties").rows()) == before
+    assert loaded._unsorted_tail("player_properties") == 0
