@@ -330,9 +330,9 @@ class DataStore:
         insights = Q.insights_for(s, sorted(ids)) if ids else pl.DataFrame()
         excluded = set()
         if Q.table_exists(s, "player_metrics") and ids:
+            among, params = Q.in_ids(sorted(ids))
             excluded = set(s.sql(f"SELECT player_id FROM s_derived('player_metrics') WHERE as_of = {Q.NEWEST_AS_OF} "
-                                 "AND exclusion_active AND player_id IN (SELECT unnest(?::VARCHAR[]))",
-                                 [sorted(ids)])["player_id"].to_list())
+                                 f"AND exclusion_active AND player_id IN {among}", params)["player_id"].to_list())
         if people.height:
             excluded |= {r["player_id"] for r in people.iter_rows(named=True) if "self_excluded" in (r["flags"] or [])}
         return M.build_shift(property_id, start, end, visits=visits, events=events, people=people,

@@ -34,6 +34,15 @@ SEARCH_FIELDS = ("p.player_id", "p.first_name", "p.last_name", "p.email")
 NEWEST_AS_OF = "(SELECT max(as_of) FROM builds WHERE status = 'done')"
 
 
+def in_ids(ids: list[str], limit: int = 500) -> tuple[str, list[Any]]:
+    """`IN (...)` over player ids (and its parameters): one placeholder per id for short lists,
+    which DuckDB checks against each row group's min/max and skips the rest (an `IN (SELECT
+    unnest(?))` semi-join reads every row group: 4x slower for one player at 20M events)."""
+    if len(ids) <= limit:
+        return "(" + ", ".join("?" * len(ids)) + ")" if ids else "(NULL)", list(ids)
+    return "(SELECT unnest(?::VARCHAR[]))", [list(ids)]
+
+
 def tables(store: Access) -> frozenset[str]:
     """Names of every table and view (derived snapshots exist only after a build)."""
     return frozenset(store.sql("SELECT table_name FROM information_schema.tables")["table_name"].to_list())
@@ -173,8 +182,8 @@ def player_profile(store: Access, player_id: str) -> dict[str, Any] | None:
 
 def player_properties(store: Access, ids: list[str]) -> pl.DataFrame:
     """The player's property links (card, tier, flags) over all of its ids."""
-    return store.sql("SELECT * FROM s_player_properties() WHERE player_id IN (SELECT unnest(?::VARCHAR[])) "
-                     "ORDER BY property_id", [ids])
+    among, params = in_ids(ids)
+    return store.sql(f"SELECT * FROM s_player_properties() WHERE player_id IN {among} ORDER BY property_id", params)
 
 
 def _attr_columns(prefix: str = "e.") -> str:
@@ -184,17 +193,18 @@ def _attr_columns(prefix: str = "e.") -> str:
 def player_events(store: Access, ids: list[str], limit: int = 100_000) -> pl.DataFrame:
     """Every stored version of the player's events, newest first, with `superseded` marking the
     versions a correction replaced (kept for note history) and the attrs the app reads as columns."""
+    among, params = in_ids(ids)
     return store.sql(
         f"""SELECT e.event_id, e.seq, e.record_key, e.player_id, e.property_id, e.ts, e.event_type,
             e.amount, e.currency, e.points, e.game, e.game_type, e.location, e.avg_bet, e.minutes,
             e.theo, e.casino_win, e.ends_at, CAST(e.attrs AS VARCHAR) AS attrs, e.source,
             e.source_ref, e.actor, e.role, e.recorded_at, e.batch_id, e.corrects_event_id,
             e.event_id IN (SELECT corrects_event_id FROM s_events_all() WHERE corrects_event_id IS NOT NULL
-                AND player_id IN (SELECT unnest(?::VARCHAR[]))) AS superseded,
+                AND player_id IN {among}) AS superseded,
             {_attr_columns()}
-        FROM s_events_all() e WHERE e.player_id IN (SELECT unnest(?::VARCHAR[]))
+        FROM s_events_all() e WHERE e.player_id IN {among}
         ORDER BY e.ts DESC, e.seq DESC LIMIT ?""",
-        [ids, ids, limit],
+        [*params, *params, limit],
     )
 
 
@@ -222,31 +232,34 @@ def player_insights(store: Access, player_id: str, known: frozenset[str] | None 
 # -- many players ------------------------------------------------------------------------------------
 def names(store: Access, ids: list[str]) -> pl.DataFrame:
     """player_id, name, status and best tier of the given players."""
+    among, params = in_ids(ids)
     return store.sql(
         f"""SELECT p.player_id, trim(coalesce(p.first_name, '') || ' ' || coalesce(p.last_name, '')) AS name,
             p.status, {BEST_TIER} AS tier, list_distinct(flatten(list(coalesce(pp.flags, [])))) AS flags,
             list_distinct(list(pp.property_id)) AS properties
         FROM s_players() p LEFT JOIN s_player_properties() pp USING (player_id)
-        WHERE p.player_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY ALL""", [ids])
+        WHERE p.player_id IN {among} GROUP BY ALL""", params)
 
 
 def segments_for(store: Access, ids: list[str]) -> pl.DataFrame:
     """Newest segment rows of the given players (empty frame when never built)."""
     if not table_exists(store, "player_segments"):
         return pl.DataFrame()
+    among, params = in_ids(ids)
     return store.sql(f"SELECT * FROM s_derived('player_segments') WHERE as_of = {NEWEST_AS_OF} "
-                     "AND player_id IN (SELECT unnest(?::VARCHAR[]))", [ids])
+                     f"AND player_id IN {among}", params)
 
 
 def insights_for(store: Access, ids: list[str]) -> pl.DataFrame:
     """Newest warning and critical insights of the given players."""
     if not table_exists(store, "player_insights"):
         return pl.DataFrame()
+    among, params = in_ids(ids)
     return store.sql(
         f"""SELECT player_id, rule, CAST(severity AS VARCHAR) AS severity, sentence FROM s_derived('player_insights')
         WHERE as_of = {NEWEST_AS_OF}
           AND CAST(severity AS VARCHAR) IN ('warning', 'critical')
-          AND player_id IN (SELECT unnest(?::VARCHAR[]))""", [ids])
+          AND player_id IN {among}""", params)
 
 
 def collaboration_events(store: Access) -> pl.DataFrame:
