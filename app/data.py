@@ -318,7 +318,7 @@ class DataStore:
         """The shift report of a property and window, shared by every view that shows it (empty
         for a property outside who's scope)."""
         return self.cached(who, ("shift", property_id, start, end),
-                           lambda s: self._read_shift(s, property_id, start, end))
+                           lambda s: self._read_shift(s, property_id, start, end), self.aggregate_ttl)
 
     def _read_shift(self, s: Access, property_id: str, start: datetime, end: datetime) -> M.ShiftSnapshot:
         visits = Q.visits_overlapping(s, property_id, start, end)

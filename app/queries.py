@@ -263,37 +263,34 @@ def insights_for(store: Access, ids: list[str]) -> pl.DataFrame:
 
 
 def collaboration_events(store: Access) -> pl.DataFrame:
-    """Current tag and task events of every player (app writes: small), for shift-wide views."""
+    """Current tag and task events of every player, for shift-wide views. Only the app writes
+    them (source 'app'), and saying so lets DuckDB skip every row group of ingested events."""
     return store.sql(
         f"""SELECT e.event_id, e.seq, e.player_id, e.property_id, e.ts, e.event_type, e.actor, e.role,
             {_attr_columns()}
         FROM s_events() e
-        WHERE e.event_type IN ('tag_added', 'tag_removed', 'task_created', 'task_completed')
+        WHERE e.source = 'app' AND e.event_type IN ('tag_added', 'tag_removed', 'task_created', 'task_completed')
         ORDER BY e.ts, e.seq""")
 
 
 def visits_overlapping(store: Access, property_id: str, start: datetime, end: datetime) -> pl.DataFrame:
     """Visits at a property that overlap [start, end) plus every still-open visit started before
-    `end`: the current version of each visit record (newest per record key)."""
+    `end`: the current version of each visit record (`s_events()` holds only current versions: a
+    changed record is a correction that supersedes the earlier one)."""
     return store.sql(
-        """WITH v AS (
-            SELECT * FROM s_events()
-            WHERE event_type = 'visit' AND property_id = ? AND ts < ?
-              AND (ends_at IS NULL OR ends_at >= ?)
-            QUALIFY row_number() OVER (PARTITION BY source, record_key ORDER BY seq DESC) = 1
-        )
-        SELECT player_id, property_id, ts, ends_at, location, minutes, source, source_ref, record_key,
-            ends_at IS NULL AS open FROM v ORDER BY open DESC, ts DESC""",
+        """SELECT player_id, property_id, ts, ends_at, location, minutes, source, source_ref, record_key,
+            ends_at IS NULL AS open
+        FROM s_events()
+        WHERE event_type = 'visit' AND property_id = ? AND ts < ? AND (ends_at IS NULL OR ends_at >= ?)
+        ORDER BY open DESC, ts DESC""",
         [property_id, end, start])
 
 
 def open_visits(store: Access) -> pl.DataFrame:
-    """Every open visit (no end yet), the current version per visit record, newest first."""
+    """Every open visit (no end yet, current versions only: see `visits_overlapping`), newest first."""
     return store.sql(
-        """SELECT player_id, property_id, ts, location, source, source_ref, record_key FROM (
-            SELECT * FROM s_events() WHERE event_type = 'visit'
-            QUALIFY row_number() OVER (PARTITION BY source, record_key ORDER BY seq DESC) = 1
-        ) WHERE ends_at IS NULL ORDER BY ts DESC""")
+        """SELECT player_id, property_id, ts, location, source, source_ref, record_key FROM s_events()
+        WHERE event_type = 'visit' AND ends_at IS NULL ORDER BY ts DESC""")
 
 
 def shift_events(store: Access, property_id: str, start: datetime, end: datetime) -> pl.DataFrame:
