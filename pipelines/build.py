@@ -160,6 +160,7 @@ def build(store: Store, as_of: date | None = None, *, actor: str, role: str = "e
                 "catalog_version": version, "mode": computed.mode, "base_build_id": computed.base_build_id,
                 "recomputed": computed.recomputed, "batches_seen": batches,
             })
+    store.refresh_event_stats()  # the app's data clock now summarises every event this build saw
     # after the commit (the snapshots are visible meanwhile): keep one-player reads on a few row groups
     tail = store.unsorted_events()
     if tail >= SORT_TAIL_ROWS:

@@ -19,6 +19,7 @@ from pipelines.errors import UserError
 from pipelines.store_derived import DerivedStore
 from pipelines.store_ingest import IngestWrites
 from pipelines.store_layout import PointReads
+from pipelines.store_stats import EventStats
 
 DEFAULT_DB = Path("data") / "player360.duckdb"
 
@@ -46,7 +47,7 @@ def _sql_type(dtype: pl.DataType) -> str:
     raise ValueError(f"no DuckDB type for staging dtype {dtype}")
 
 
-class Store(IngestWrites, DerivedStore, PointReads):
+class Store(IngestWrites, DerivedStore, EventStats, PointReads):
     """A connection to one player360 DuckDB file, migrated to the newest schema on open.
 
     A read-write open also clears what an interrupted ingest left behind (`recover_batches`). The
@@ -57,6 +58,7 @@ class Store(IngestWrites, DerivedStore, PointReads):
 
     def __init__(self, path: Path | str | None = None, *, read_only: bool = False):
         self.path = Path(path) if path is not None else default_db_path()
+        self.read_only = read_only
         if read_only and not self.path.exists():
             raise UserError(f"{self.path}: no such database; ingest something first")
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -140,10 +142,11 @@ class Store(IngestWrites, DerivedStore, PointReads):
 
     def counts(self) -> dict[str, int]:
         """Rows per table, for status displays."""
-        names = [S.EVENTS, S.PLAYERS, S.PLAYER_PROPERTIES, S.PLAYER_MERGES, S.INGEST_BATCHES, S.REJECTED_ROWS]
-        where = {S.EVENTS: f" WHERE {S.VISIBLE}"}  # a running batch's events are not there yet
-        counts = {n: self.con.execute(f"SELECT count(*) FROM {n}{where.get(n, '')}").fetchall()[0][0] for n in names}
-        return counts | {"schema_version": self.schema_version()}
+        names = [S.PLAYERS, S.PLAYER_PROPERTIES, S.PLAYER_MERGES, S.INGEST_BATCHES, S.REJECTED_ROWS]
+        counts = {n: self.con.execute(f"SELECT count(*) FROM {n}").fetchall()[0][0] for n in names}
+        # from the event summary: a running batch's events are not there yet, and no scan at 20M
+        events = {S.EVENTS: int(self.event_summary()["events"].sum())}
+        return events | counts | {"schema_version": self.schema_version()}
 
     def recent_batches(self, limit: int = 20) -> pl.DataFrame:
         """The newest ingest batches first."""
