@@ -324,6 +324,7 @@ class DataStore:
 
     @staticmethod
     def _read_freshness(s: Access) -> Freshness:
+        s.store.fold_event_stats_if_long()  # after an upgrade, or many app writes since the build
         build = Q.latest_build(s)
         mark = s.data_clock(since_seq=build["max_seq"] if build else None)
         return Freshness(mark["newest_ts"], mark["newest_recorded"], mark["events"], build, mark["events_after"])

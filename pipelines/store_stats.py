@@ -20,7 +20,7 @@ from typing import Any
 
 from pipelines import schema as S
 
-# fold the tail into the summary once it is this long (a reader with a writable store does it)
+# fold the tail into the summary once it is this long (`fold_event_stats_if_long`)
 FOLD_AFTER = 200_000
 
 
@@ -31,6 +31,9 @@ class EventStats:
     read_only: bool
 
     def transaction(self) -> Any:  # implemented by Store
+        raise NotImplementedError
+
+    def sql(self, query: str, params: list[Any] | None = None) -> Any:  # implemented by Store
         raise NotImplementedError
 
     def _exists(self, table: str) -> bool:  # implemented by Store
@@ -97,9 +100,17 @@ class EventStats:
             FROM ({folded}{self._tail_sql(mark)}) WHERE {where} GROUP BY ALL
             ORDER BY property_id NULLS FIRST, source, event_type""",
             [] if properties is None else [list(properties)])
-        if summarised and not self.read_only and self._tail_length(mark) > FOLD_AFTER:
-            self.refresh_event_stats()
         return frame
+
+    def fold_event_stats_if_long(self) -> bool:
+        """Fold the summary forward when its tail has grown past FOLD_AFTER events (the app calls
+        this with its data clock, outside any transaction; builds fold at their end anyway)."""
+        if self.read_only or not self._exists(S.EVENT_STATS):
+            return False
+        if self._tail_length(self._stats_mark()) <= FOLD_AFTER:
+            return False
+        self.refresh_event_stats()
+        return True
 
     def event_clock(self, properties: tuple[str, ...] | None, since_seq: int | None = None) -> dict[str, Any]:
         """Visible events at `properties` (None: every event, with or without a property): count,

@@ -87,10 +87,22 @@ def test_any_order_of_writes_and_folds_matches_a_scan(tmp_path_factory, write_cs
                 assert store.event_clock(scope, since) == _direct(store, scope, since)
 
 
+def test_a_long_tail_is_folded_on_request_only(loaded, write_csv, monkeypatch):
+    from pipelines import store_stats
+
+    _ingest(loaded, write_csv, "a.csv", [txn(i) for i in range(5)])
+    monkeypatch.setattr(store_stats, "FOLD_AFTER", 3)
+    before = loaded.event_clock(None, None)
+    assert loaded.sql("SELECT count(*) AS n FROM event_stats")["n"][0] == 0  # reads never write
+    assert loaded.fold_event_stats_if_long() and not loaded.fold_event_stats_if_long()
+    assert loaded.event_clock(None, None) == before
+
+
 def test_a_read_only_open_reads_without_folding(tmp_path, players_csv):
     db = tmp_path / "p.duckdb"
     with Store(db) as store:
         ingest_file(store, "players", players_csv, actor="tester")
     with Store(db, read_only=True) as store:
         assert store.event_clock(None, None) == _direct(store, None, None)
+        assert not store.fold_event_stats_if_long()
         assert store.sql("SELECT count(*) AS n FROM event_stats")["n"][0] == 0

@@ -7,6 +7,7 @@ an HTML pane, so it always shows as text and never as markup.
 from __future__ import annotations
 
 import html
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -141,6 +142,45 @@ def live_html(render: Callable[[], str], watch: Sequence[tuple[param.Parameteriz
 
     for obj, names in watch:
         obj.param.watch(update, list(names))
+    return pane
+
+
+def live_html_async(render: Callable[[], str], watch: Sequence[tuple[param.Parameterized, Sequence[str]]],
+                    css_classes: Sequence[str] = (), waiting: str = "Reading…", **kwargs: Any) -> pn.pane.HTML:
+    """`live_html` for a slow, secondary part of a page: in a served session `render()` runs on a
+    worker thread and its result replaces a `waiting` note on the session's next tick, so the rest
+    of the page (a new player's header, metrics, timeline) is not held up by it. Outside a server
+    it renders at once. A newer change wins over an older render still running."""
+    doc = pn.state.curdoc
+    served = doc is not None and doc.session_context is not None
+    pane = html_pane(f'<span class="muted">{esc(waiting)}</span>' if served else render(), css_classes, **kwargs)
+    generation = [0]
+
+    def update(*_events: param.parameterized.Event) -> None:
+        if not served:
+            pane.object = f'<div class="p360">{render()}</div>'
+            return
+        generation[0] += 1
+        mine = generation[0]
+        pane.object = f'<div class="p360"><span class="muted">{esc(waiting)}</span></div>'
+
+        def work() -> None:
+            try:
+                body = render()
+            except Exception as exc:  # shown, not raised: a worker thread has no caller to tell
+                body = f'<span class="muted">Could not read this: {esc(exc)}</span>'
+
+            def show() -> None:
+                if mine == generation[0]:  # not overtaken by a newer player meanwhile
+                    pane.object = f'<div class="p360">{body}</div>'
+            doc.add_next_tick_callback(show)
+
+        threading.Thread(target=work, name="player360-view", daemon=True).start()
+
+    for obj, names in watch:
+        obj.param.watch(update, list(names))
+    if served:
+        update()
     return pane
 
 

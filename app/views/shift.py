@@ -14,7 +14,7 @@ import polars as pl
 from app import model as M
 from app.state.player import PlayerState
 from app.state.shift import ShiftState
-from app.views.common import chip, empty, esc, html_pane, live_html
+from app.views.common import chip, empty, esc, html_pane, live_html_async
 
 SEVERITY_TONE = {"critical": "bad", "warning": "warn", "info": "info"}
 
@@ -189,4 +189,7 @@ class PlayerShiftLens(pn.viewable.Viewer):
                 f'<div class="row">{"".join(parts)}</div>')
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return live_html(self._lens, [(self.player, ["snapshot"])], ["shift-lens"])
+        # a property's shift snapshot is a scan of its events (seconds at 20M the first time):
+        # the player's header, metrics and timeline show without waiting for it
+        return live_html_async(self._lens, [(self.player, ["snapshot"])], ["shift-lens"],
+                               waiting="Reading the shift report…")
