@@ -59,7 +59,9 @@ def misread(frame: pl.DataFrame, formats: dict[str, tuple[str, ...]]) -> list[st
     """Columns of a `typed` frame where the guessed format left a given value unread."""
     return [
         name for name in formats
-        if frame.select((pl.col(name).is_null() & _given(pl.col(RAW + name), pl.String)).any()).item()
+        # a null raw value is always a null typed one: equal null counts mean nothing was misread
+        if frame[name].null_count() != frame[RAW + name].null_count()
+        and frame.select((pl.col(name).is_null() & _given(pl.col(RAW + name), pl.String)).any()).item()
     ]
 
 
