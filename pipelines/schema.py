@@ -348,8 +348,8 @@ _V5 = [
 ]
 
 # Ingest speed: the columns unique to every event (md5 hex ids, record keys, "file row n") are stored
-# uncompressed. DuckDB's dictionary+FSST analysis of them was about 0.9 CPU s per million appended
-# rows (a fifth of an ingest) for a 2-4x smaller column: they take about 50 MB more per million events.
+# uncompressed. DuckDB's dictionary+FSST compression of them cost about 0.9 CPU s per million rows
+# ingested (some 15%) for a 2-4x smaller column: they take about 50 MB more per million events.
 UNCOMPRESSED_EVENT_COLUMNS = ("event_id", "record_key", "source_ref")
 
 
