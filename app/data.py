@@ -295,10 +295,9 @@ class DataStore:
 
     @staticmethod
     def _read_freshness(s: Access) -> Freshness:
-        mark = Q.watermark(s)
         build = Q.latest_build(s)
-        since = Q.events_after(s, build["max_seq"]) if build else None
-        return Freshness(mark["newest_ts"], mark["newest_recorded"], mark["events"], build, since)
+        mark = s.data_clock(since_seq=build["max_seq"] if build else None)
+        return Freshness(mark["newest_ts"], mark["newest_recorded"], mark["events"], build, mark["events_after"])
 
     def open_visits(self, who: Principal) -> pl.DataFrame:
         """Every open visit in who's scope, newest first, with the player's name (short cache)."""

@@ -48,11 +48,8 @@ def table_exists(store: Access, name: str, known: frozenset[str] | None = None) 
 def watermark(store: Access) -> dict[str, Any]:
     """Event count, newest sequence number, newest event time of the ingested sources (the data's
     'now': staff writes in the app are stamped with the wall clock and do not move it) and the
-    newest write of any kind."""
-    row = store.sql("SELECT count(*) AS events, max(seq) AS max_seq, "
-                    "max(ts) FILTER (WHERE source <> 'app') AS newest_ts, "
-                    "max(recorded_at) AS newest_recorded FROM s_events_all()").row(0, named=True)
-    return row
+    newest write of any kind, in the principal's scope (from the store's event summary)."""
+    return store.data_clock()
 
 
 def latest_build(store: Access) -> dict[str, Any] | None:
@@ -65,7 +62,7 @@ def latest_build(store: Access) -> dict[str, Any] | None:
 
 def events_after(store: Access, seq: int) -> int:
     """How many events were written after sequence number `seq` (not yet in a build)."""
-    return int(store.sql("SELECT count(*) AS n FROM s_events_all() WHERE seq > ?", [seq])["n"][0])
+    return int(store.data_clock(since_seq=seq)["events_after"])
 
 
 def properties(store: Access) -> list[str]:
@@ -299,11 +296,8 @@ def shift_events(store: Access, property_id: str, start: datetime, end: datetime
 
 
 def newest_event_at(store: Access, property_id: str | None = None) -> datetime | None:
-    """The newest ingested event time (at one property, or anywhere); app writes do not count."""
-    if property_id:
-        return store.sql("SELECT max(ts) AS t FROM s_events_all() WHERE source <> 'app' AND property_id = ?",
-                         [property_id])["t"][0]
-    return store.sql("SELECT max(ts) AS t FROM s_events_all() WHERE source <> 'app'")["t"][0]
+    """The newest ingested event time (at one property, or anywhere in scope); app writes do not count."""
+    return store.data_clock((property_id,) if property_id else None)["newest_ts"]
 
 
 # -- KPIs ------------------------------------------------------------------------------------------

@@ -139,6 +139,23 @@ class Access:
         self.store.scoped(self.variables())
         return self.store.sql(query, params)
 
+    def data_clock(self, properties: tuple[str, ...] | None = None, since_seq: int | None = None) -> dict[str, Any]:
+        """How many events the principal's properties hold and how new they are (see
+        `Store.event_clock`): at `properties` within the scope, else at the whole scope.
+
+        Counts, never rows: they include events whose content the role may not read (private notes
+        of others, compliance entries). A scoped principal's counts leave out events without a
+        property; someone who may see nothing gets zeros."""
+        scope = self.principal.properties
+        if properties is not None:
+            scope = tuple(p for p in properties if self.principal.in_scope(p))
+        if not self.principal.policy.pages:
+            scope = ()
+        if scope == ():
+            return {"events": 0, "max_seq": None, "newest_ts": None, "newest_recorded": None,
+                    "events_after": None if since_seq is None else 0}
+        return self.store.event_clock(scope, since_seq)
+
     def resolve_player(self, player_id: str) -> str | None:
         """The survivor id of a visible player (merged ids resolved), else None: a player outside
         the scope does not exist for this principal."""

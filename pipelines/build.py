@@ -158,4 +158,5 @@ def build(store: Store, as_of: date | None = None, *, actor: str, role: str = "e
                 "catalog_version": version, "mode": computed.mode, "base_build_id": computed.base_build_id,
                 "recomputed": computed.recomputed, "batches_seen": batches,
             })
+    store.refresh_event_stats()  # the app's data clock now summarises every event this build saw
     return BuildResult(as_of, "built", wide.height, found.height, seconds, build_id, computed.mode, computed.recomputed)

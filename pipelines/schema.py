@@ -22,6 +22,7 @@ MODEL_FITS = "model_fits"
 USERS = "users"
 AUDIT_LOG = "audit_log"
 SETTINGS = "settings"
+EVENT_STATS = "event_stats"
 # Derived snapshot tables: recomputable from events, one set of rows per as_of. Their columns follow
 # the metric catalog, so the store adds new columns as the catalog grows instead of a migration.
 DERIVED = ("player_metrics", "player_segments", "player_insights", "player_clv", "player_churn_model")
@@ -312,7 +313,7 @@ def scoped_macros(*, all_properties: bool = False, scope: tuple[str, ...] = (), 
 
 # relations a scoped read may not name directly (the access layer's guard)
 PROTECTED = (EVENTS, EVENTS_CURRENT, PLAYERS, PLAYER_PROPERTIES, PLAYER_ALIASES, PLAYER_MERGES,
-             REJECTED_ROWS, USERS, AUDIT_LOG, SETTINGS, INGEST_BATCHES, *DERIVED,
+             REJECTED_ROWS, USERS, AUDIT_LOG, SETTINGS, INGEST_BATCHES, EVENT_STATS, *DERIVED,
              schema_rewards.REWARD_RUN_MEMBERS)
 
 # An ingest commits chunk by chunk (memory stays bounded by the chunk, not the file) with its
@@ -371,6 +372,20 @@ _V9 = [  # the table is rebuilt (a column's compression is fixed when it is crea
     EVENTS_CURRENT_VIEW_V5,
 ]
 
+# Counts and newest times of events per property and origin up to a sequence number
+# (pipelines.store_stats): the app's data clock without a scan of `events`.
+_V11 = [
+    f"""CREATE TABLE {EVENT_STATS} (
+        property_id VARCHAR,
+        app BOOLEAN NOT NULL,
+        events BIGINT NOT NULL,
+        max_seq BIGINT,
+        newest_ts TIMESTAMP,
+        newest_recorded TIMESTAMP,
+        upto_seq BIGINT NOT NULL
+    )""",
+]
+
 # (version, description, statements). Append new versions; never edit a released one.
 MIGRATIONS_LIST: list[tuple[int, str, list[str]]] = [
     (1, "events, player master, merges, batches, rejected rows", _V1),
@@ -381,4 +396,5 @@ MIGRATIONS_LIST: list[tuple[int, str, list[str]]] = [
     (6, "reward rule versions and audit, reward runs and their members", schema_rewards.V6),
     (8, "incremental builds: merge watermark, catalog version, mode; fitted population models", _V8),
     (9, "events: id, record key and source reference columns stored uncompressed (ingest speed)", _V9),
+    (11, "event counts and data clocks per property, summarised by sequence number", _V11),
 ]

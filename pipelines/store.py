@@ -18,6 +18,7 @@ from pipelines import schema as S
 from pipelines.errors import UserError
 from pipelines.store_derived import DerivedStore
 from pipelines.store_ingest import IngestWrites
+from pipelines.store_stats import EventStats
 
 DEFAULT_DB = Path("data") / "player360.duckdb"
 
@@ -45,7 +46,7 @@ def _sql_type(dtype: pl.DataType) -> str:
     raise ValueError(f"no DuckDB type for staging dtype {dtype}")
 
 
-class Store(IngestWrites, DerivedStore):
+class Store(IngestWrites, DerivedStore, EventStats):
     """A connection to one player360 DuckDB file, migrated to the newest schema on open.
 
     A read-write open also clears what an interrupted ingest left behind (`recover_batches`). The
@@ -55,6 +56,7 @@ class Store(IngestWrites, DerivedStore):
 
     def __init__(self, path: Path | str | None = None, *, read_only: bool = False):
         self.path = Path(path) if path is not None else default_db_path()
+        self.read_only = read_only
         if read_only and not self.path.exists():
             raise UserError(f"{self.path}: no such database; ingest something first")
         self.path.parent.mkdir(parents=True, exist_ok=True)
