@@ -194,3 +194,16 @@ def test_migration_9_rebuilds_events_uncompressed_keeping_rows_and_dedup(tmp_pat
         assert all(kinds[c] == ["Uncompressed"] for c in S.UNCOMPRESSED_EVENT_COLUMNS)
         again = [ingest_file(store, "transactions", p) for p in (first, second)]
         assert [(r.events_added, r.duplicates) for r in again] == [(0, 2), (0, 2)]
+
+
+def test_keyed_and_keyless_rows_in_one_chunk(loaded, write_csv):
+    """A chunk mixing rows with and without a record key (ids paired by row number, not position)."""
+    rows = [txn(i) if i % 2 else {**txn(i), "txn_id": ""} for i in range(6)]
+    path = write_csv("mixed.csv", rows)
+    first = ingest_file(loaded, "transactions", path)
+    again = ingest_file(loaded, "transactions", path)
+    assert (first.events_added, again.events_added, again.duplicates) == (6, 0, 6)
+    keys = loaded.sql("SELECT record_key FROM events WHERE source = 'transactions' ORDER BY seq")["record_key"]
+    assert [k.startswith("T") for k in keys] == [False, True, False, True, False, True]
+    assert loaded.sql(f"SELECT * FROM {S.INGEST_KEYS} ORDER BY seq").rows() == \
+        loaded.sql(f"{S.KEYS_FROM_EVENTS} ORDER BY seq").rows()
