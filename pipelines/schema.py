@@ -363,13 +363,13 @@ def _uncompressed(ddl: str, columns: tuple[str, ...]) -> str:
 
 EVENTS_DDL_V9 = _uncompressed(EVENTS_DDL, UNCOMPRESSED_EVENT_COLUMNS)
 
-_V9 = [  # the table is rebuilt (a column's compression is fixed when it is created); same rows, same order
+# The table is rebuilt (a column's compression is fixed when it is created): same rows, same order.
+# Views over `events` bind by name when queried, so they (whatever migration defined them) stay.
+_V9 = [
     EVENTS_DDL_V9.format(name="_events_v9"),
     f"INSERT INTO _events_v9 SELECT * FROM {EVENTS}",
-    f"DROP VIEW IF EXISTS {EVENTS_CURRENT}",
     f"DROP TABLE {EVENTS}",
     f"ALTER TABLE _events_v9 RENAME TO {EVENTS}",
-    EVENTS_CURRENT_VIEW_V5,
 ]
 
 # Counts and newest times of events per property and origin up to a sequence number
