@@ -5,9 +5,10 @@ lazily on first use and reused by every session. DuckDB lets one process write a
 other process holds it, and the app writes (notes, tags, tasks), so the connection is read-write:
 stop the app before a CLI ingest into the same file (the CLI says so when the file is busy).
 
-Reads are cached for a few seconds (aggregates longer) and every write through `record_event`
-drops the cached reads it can change, so the writer sees the write at once and other sessions
-within `ttl`. A lock
+Reads are cached for a few seconds and aggregates (KPIs, shift reports, segment counts) for ten
+minutes: while the app runs it holds the file, so only its own writes can change the data, and
+every write through `record_event` drops the cached reads it can change, so the writer sees the
+write at once and other sessions within `ttl`. A lock
 serialises access to the one connection (Panel may serve sessions from several threads).
 
 No Panel import here: notebooks and the state classes use this module as is.
@@ -35,6 +36,8 @@ from pipelines.store import Store, default_db_path
 
 T = TypeVar("T")
 MISSING = "No data yet: {path} does not exist. Run `player360 ingest` or `make demo`."
+# whose scope the start-up warm-up computes (cached per scope: shared by every unscoped reader)
+WARM_UP = Principal("warm-up", "admin", None)
 
 
 class DataUnavailable(Exception):
@@ -113,6 +116,15 @@ class PlayerData:
         return full or p.get("pseudonym") or self.player_id
 
 
+def by_source(summary: pl.DataFrame) -> pl.DataFrame:
+    """Events stored and the newest event time per source and type (from the event summary)."""
+    if summary.is_empty():
+        return pl.DataFrame()
+    return (summary.group_by("source", "event_type")
+            .agg(pl.col("events").sum(), pl.col("newest_ts").max().alias("newest"))
+            .sort("source", "event_type"))
+
+
 class DataStore:
     """Cached reads and attributed writes over one store file, shared by the sessions of a process."""
 
@@ -120,7 +132,7 @@ class DataStore:
     _shared_lock: ClassVar[threading.Lock] = threading.Lock()
     EVENT_LIMIT = 100_000  # a player's events read at most (newest first)
 
-    def __init__(self, path: Path | str | None = None, ttl: float = 10.0, aggregate_ttl: float = 60.0,
+    def __init__(self, path: Path | str | None = None, ttl: float = 10.0, aggregate_ttl: float = 600.0,
                  retry_after: float = 5.0):
         self.path = Path(path) if path else default_db_path()
         self.ttl = ttl
@@ -182,12 +194,16 @@ class DataStore:
             return False, str(exc)
 
     # -- cache -----------------------------------------------------------------------------------------
-    def cached(self, who: Principal, key: tuple, fn: Callable[[Access], T], ttl: float | None = None) -> T:
+    def cached(self, who: Principal, key: tuple, fn: Callable[[Access], T], ttl: float | None = None,
+               per_scope: bool = False) -> T:
         """`fn(access)` for the principal `who`, cached under `key` and who's scope for `ttl` seconds
         (default: the data store's ttl). Every read of the app goes through here: `fn` only ever
-        gets the principal's `Access`, never the store."""
+        gets the principal's `Access`, never the store. `per_scope`: the answer depends on the
+        property scope only (no personal fields, notes or compliance entries), so every user with
+        that scope shares it."""
         ttl = self.ttl if ttl is None else ttl
-        key = (key[0], who.key, *key[1:])
+        whose = ("scope", who.properties, bool(who.policy.pages)) if per_scope else who.key
+        key = (key[0], whose, *key[1:])
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(key)
@@ -232,7 +248,7 @@ class DataStore:
         if refresh or self._status is None or now - self._status.read_at > self.ttl:
             try:
                 with self.store() as s:
-                    self._status = StoreStatus(self.path, True, "", s.counts(), s.events_by_source(),
+                    self._status = StoreStatus(self.path, True, "", s.counts(), by_source(s.event_summary()),
                                                s.recent_batches(10), now)
             except DataUnavailable as exc:
                 self._status = StoreStatus(self.path, False, str(exc), read_at=now)
@@ -261,7 +277,20 @@ class DataStore:
             trend = Q.kpi_buckets(s, start, days, buckets).with_columns(
                 (pl.lit(start) + pl.duration(days=pl.col("bucket") * days)).alias("start"))
             return M.Kpis(end, days, trend, Q.at_risk_by_snapshot(s))
-        return self.cached(who, ("kpis", days, buckets), read, self.aggregate_ttl)
+        return self.cached(who, ("kpis", days, buckets), read, self.aggregate_ttl, per_scope=True)
+
+    def warm(self, periods: tuple[int, ...] = (30, 7, 90)) -> threading.Thread:
+        """Compute the every-property KPI strips in a background thread (each scans a year or more
+        of events: seconds at 20M), so that the first overview after a start finds them cached."""
+        def run() -> None:
+            for days in periods:
+                try:
+                    self.kpis(WARM_UP, days)
+                except DataUnavailable:
+                    return
+        thread = threading.Thread(target=run, name="player360-warm-up", daemon=True)
+        thread.start()
+        return thread
 
     # -- players ---------------------------------------------------------------------------------------
     def search(self, who: Principal, text: str, limit: int = 20) -> pl.DataFrame:
@@ -318,7 +347,7 @@ class DataStore:
         """The shift report of a property and window, shared by every view that shows it (empty
         for a property outside who's scope)."""
         return self.cached(who, ("shift", property_id, start, end),
-                           lambda s: self._read_shift(s, property_id, start, end))
+                           lambda s: self._read_shift(s, property_id, start, end), self.aggregate_ttl)
 
     def _read_shift(self, s: Access, property_id: str, start: datetime, end: datetime) -> M.ShiftSnapshot:
         visits = Q.visits_overlapping(s, property_id, start, end)
@@ -330,9 +359,9 @@ class DataStore:
         insights = Q.insights_for(s, sorted(ids)) if ids else pl.DataFrame()
         excluded = set()
         if Q.table_exists(s, "player_metrics") and ids:
+            among, params = Q.in_ids(sorted(ids))
             excluded = set(s.sql(f"SELECT player_id FROM s_derived('player_metrics') WHERE as_of = {Q.NEWEST_AS_OF} "
-                                 "AND exclusion_active AND player_id IN (SELECT unnest(?::VARCHAR[]))",
-                                 [sorted(ids)])["player_id"].to_list())
+                                 f"AND exclusion_active AND player_id IN {among}", params)["player_id"].to_list())
         if people.height:
             excluded |= {r["player_id"] for r in people.iter_rows(named=True) if "self_excluded" in (r["flags"] or [])}
         return M.build_shift(property_id, start, end, visits=visits, events=events, people=people,

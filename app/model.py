@@ -92,6 +92,14 @@ def current(events: pl.DataFrame) -> pl.DataFrame:
     return events.filter(~pl.col("superseded"))
 
 
+def open_visit(events: pl.DataFrame) -> dict[str, Any] | None:
+    """The newest visit without an end among a player's current events (in the room), or None."""
+    if events.is_empty():
+        return None
+    open_ = events.filter((pl.col("event_type") == "visit") & pl.col("ends_at").is_null()).sort("ts", descending=True)
+    return open_.row(0, named=True) if open_.height else None
+
+
 def summary(row: dict[str, Any]) -> str:
     """One line describing an event, from its columns and attrs (plain text, never HTML)."""
     t = row.get("event_type")

@@ -156,6 +156,13 @@ class Access:
                     "events_after": None if since_seq is None else 0}
         return self.store.event_clock(scope, since_seq)
 
+    def event_summary(self) -> pl.DataFrame:
+        """Events per property, source and type in the principal's scope (see `Store.event_summary`;
+        counts, like `data_clock`)."""
+        scope = self.principal.properties if self.principal.policy.pages else ()
+        frame = self.store.event_summary(scope)
+        return frame.clear() if scope == () else frame
+
     def resolve_player(self, player_id: str) -> str | None:
         """The survivor id of a visible player (merged ids resolved), else None: a player outside
         the scope does not exist for this principal."""

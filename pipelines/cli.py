@@ -298,7 +298,8 @@ def serve(
                   "--property '*'`.")
     cmd = [sys.executable, "-m", "panel", "serve", str(root / "main.py"), "--port", str(port), "--address", address,
            "--index", "main", "--allow-websocket-origin", f"{host}:{port}",
-           "--allow-websocket-origin", f"{address}:{port}", "--auth-module", str(root / "auth.py")]
+           "--allow-websocket-origin", f"{address}:{port}", "--auth-module", str(root / "auth.py"),
+           "--setup", str(root / "warm_up.py")]
     sys.stdout.flush()
     # exec, not a child process: stopping `player360 serve` then stops the server itself
     os.execve(sys.executable, cmd, env)

@@ -372,12 +372,13 @@ _V9 = [
     f"ALTER TABLE _events_v9 RENAME TO {EVENTS}",
 ]
 
-# Counts and newest times of events per property and origin up to a sequence number
+# Counts and newest times of events per property, source and type up to a sequence number
 # (pipelines.store_stats): the app's data clock without a scan of `events`.
 _V11 = [
     f"""CREATE TABLE {EVENT_STATS} (
         property_id VARCHAR,
-        app BOOLEAN NOT NULL,
+        source VARCHAR NOT NULL,
+        event_type VARCHAR NOT NULL,
         events BIGINT NOT NULL,
         max_seq BIGINT,
         newest_ts TIMESTAMP,

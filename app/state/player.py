@@ -11,7 +11,7 @@ Pure Param (no Panel): a notebook can drive the same objects, e.g.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import param
@@ -138,6 +138,15 @@ class TimelineState(param.Parameterized):
     def clear(self) -> None:
         """Drop every filter."""
         self.param.update(types=[], start=None, end=None)
+
+    def last_days(self, days: int) -> None:
+        """Show the `days` days up to the player's newest event (the player's own 'now': a dormant
+        player's last month, not an empty one)."""
+        current = M.current(self.events) if self.events.height else pl.DataFrame()
+        if current.is_empty():
+            return
+        newest = current["ts"].max().date()
+        self.param.update(start=newest - timedelta(days=days - 1), end=newest)
 
 
 class PlayerState(param.Parameterized):

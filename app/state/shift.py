@@ -77,9 +77,7 @@ class ShiftState(param.Parameterized):
         """How one player appears in a shift report, without changing this state: the shift of their
         open visit if they are in the room, else the newest shift at their preferred property."""
         try:
-            visits = self.data.open_visits(self.session.principal)
-            mine = visits.filter(visits["player_id"] == player.player_id) if visits.height else visits
-            visit = mine.row(0, named=True) if mine.height else None
+            visit = M.open_visit(player.current)  # the player's own events: no store-wide read
             prop = (visit or {}).get("property_id") or (player.metrics or {}).get("preferred_property") or (
                 player.properties["property_id"][0] if player.properties.height else None)
             if not prop:

@@ -12,6 +12,8 @@ from app.views.common import esc, html_pane, live_html
 TYPE_TONE = {"Note": "info", "Note (edited)": "info", "Dispute": "warn", "Incident": "bad", "Exclusion": "bad",
              "Tag added": "good", "Tag removed": "", "Task created": "good", "Task completed": "good",
              "Visit": "", "Rating slip": "", "MTL": "warn", "CTR": "warn"}
+# quick day ranges, ending at the player's newest event
+QUICK_RANGES = (("7 d", 7), ("30 d", 30), ("90 d", 90), ("1 y", 365))
 
 
 class TimelineView(pn.viewable.Viewer):
@@ -31,6 +33,11 @@ class TimelineView(pn.viewable.Viewer):
                                                 width=230, css_classes=["timeline-days"])
         self._size = pn.widgets.Select(label="Per page", options=tl.param.page_size.objects, value=tl.page_size,
                                        width=90)
+        self._recent = [pn.widgets.Button(label=label, color="light", width=62,
+                                          css_classes=["timeline-last", f"timeline-last-{days}"])
+                        for label, days in QUICK_RANGES]
+        for button, (_label, days) in zip(self._recent, QUICK_RANGES, strict=True):
+            button.on_click(lambda _e, d=days: tl.last_days(d))
         self._clear = pn.widgets.Button(label="Clear filter", color="light", css_classes=["timeline-clear"],
                                         align="end")
         self._prev = pn.widgets.Button(label="◀ Newer", color="light", css_classes=["timeline-prev"], width=90)
@@ -92,6 +99,7 @@ class TimelineView(pn.viewable.Viewer):
             html_pane("<h3>Timeline</h3>"),
             pn.Row(self._types, sizing_mode="stretch_width"),
             pn.Row(self._days, self._size, self._clear),
+            pn.Row(html_pane('<span class="muted">Last</span>', sizing_mode="fixed", width=40, margin=(14, 4, 0, 10)), *self._recent),
             pn.Row(self._prev, self._next,
                    live_html(self._status, [(self.player.timeline, ["events", "types", "start", "end", "page",
                                                                     "page_size"])], ["timeline-status"],

@@ -95,6 +95,22 @@ def test_timeline_is_newest_first_filtered_and_paged(data, busy):
     assert tl.page == tl.pages - 1
 
 
+def test_quick_ranges_end_at_the_players_newest_event(data, busy):
+    state = PlayerState(data=data, session=session(), player_id=busy)
+    tl = state.timeline
+    everything = tl.filtered()
+    newest = everything["ts"][0].date()
+    tl.last_days(30)
+    assert (tl.start, tl.end) == (newest - timedelta(days=29), newest)
+    within = tl.filtered()
+    assert 0 < within.height < everything.height
+    assert within["ts"].min().date() >= tl.start and within["ts"].max().date() <= newest
+    assert within.height == everything.filter(pl.col("ts").dt.date() >= tl.start).height
+    empty = PlayerState(data=data, session=session(), player_id="NOBODY").timeline
+    empty.last_days(7)
+    assert (empty.start, empty.end) == (None, None)
+
+
 def test_every_timeline_row_names_its_source_and_actor(data, busy):
     state = PlayerState(data=data, session=session(), player_id=busy)
     state.timeline.page_size = 100

@@ -82,7 +82,7 @@ def test_filter_the_timeline_by_type(served, page):
     app.login(page)
     busy = facts["busy"]
     _open_player(page, app.url, busy["player_id"], busy["last_name"])
-    status = page.locator(".timeline-status")
+    status = page.locator(".timeline-status .muted")
     expect(status).to_contain_text("page 1 of", timeout=WAIT)
     everything = status.inner_text()
     page.locator(".timeline-types").get_by_text("Visits", exact=True).click()
@@ -93,6 +93,31 @@ def test_filter_the_timeline_by_type(served, page):
     expect(status).to_contain_text("page 2 of", timeout=WAIT)
     page.locator(".timeline-clear button").click()
     expect(status).to_contain_text("page 1 of", timeout=WAIT)
+
+
+def test_filter_the_timeline_by_date_range(served, page):
+    app, facts = served
+    app.login(page)
+    busy = facts["busy"]
+    _open_player(page, app.url, busy["player_id"], busy["last_name"])
+    status = page.locator(".timeline-status .muted")
+    expect(status).to_contain_text("page 1 of", timeout=WAIT)
+    text = status.inner_text()
+    found = re.search(r"of ([\d,]+) events", text)
+    assert found, text
+    total = int(found.group(1).replace(",", ""))
+    page.locator(".timeline-last-7 button").click()
+    expect(page.locator(".timeline-days input").first).to_have_value(re.compile(r"\d{4}-\d{2}-\d{2}.+\d{4}"),
+                                                                      timeout=WAIT)
+    expect(status).not_to_contain_text(f"of {total:,} events", timeout=WAIT)
+    week = status.inner_text()
+    page.locator(".timeline-last-365 button").click()
+    expect(status).not_to_have_text(week, timeout=WAIT)
+    year = re.search(r"of ([\d,]+) events|No events match", status.inner_text())
+    assert year is not None
+    page.locator(".timeline-clear button").click()
+    expect(status).to_contain_text(f"of {total:,} events", timeout=WAIT)
+    expect(page.locator(".timeline-days input").first).to_have_value("", timeout=WAIT)
 
 
 def test_add_a_note_shown_as_text_and_edit_it(served, page):

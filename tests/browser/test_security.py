@@ -43,6 +43,7 @@ def test_signing_in_is_required_and_a_wrong_password_is_refused(served, page):
     expect(page.locator("form.login-form")).to_be_visible(timeout=WAIT)  # redirected to the sign-in form
     app.login(page, "host", "not-the-password")
     expect(page.locator(".error")).to_contain_text("Wrong user name or password", timeout=WAIT)
+    screenshot(page, "sign-in")
     app.login(page, "host")
     page.goto(app.url)
     expect(page.locator(".whoami")).to_contain_text("Signed in as host (host; P01)", timeout=WAIT)
