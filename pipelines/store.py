@@ -334,7 +334,7 @@ class Store(IngestWrites, DerivedStore, EventStats):
         """
         with self.transaction():
             before = self.con.execute(f"SELECT count(*) FROM {S.EVENTS}").fetchall()[0][0]
-            self.con.execute(S.EVENTS_DDL.format(name="_events_sorted"))
+            self.con.execute(S.EVENTS_DDL_V9.format(name="_events_sorted"))
             self.con.execute(f"INSERT INTO _events_sorted SELECT * FROM {S.EVENTS} ORDER BY player_id, ts, seq")
             after = self.con.execute("SELECT count(*) FROM _events_sorted").fetchall()[0][0]
             if after != before:  # never swap in a table that lost rows
