@@ -71,7 +71,8 @@ def run_ours(path: Path, db: Path) -> dict:
         again = ingest_file(store, "rating_slips", path)
         replay = time.perf_counter() - t
     assert first.events_added == first.rows_read and again.events_added == 0
-    return {"wall": wall, "cpu": cpu, "replay": replay, "rows": first.rows_read, "peak_mb": peak}
+    return {"wall": wall, "cpu": cpu, "replay": replay, "rows": first.rows_read, "peak_mb": peak,
+            "replay_peak_mb": _peak_mb()}
 
 
 def run_duckdb(path: Path, db: Path) -> dict:
@@ -184,9 +185,10 @@ def main() -> None:
               f"(machine load average {load:.1f} before, {os.getloadavg()[0]:.1f} after; 2 cores)")
         for kind, r in results.items():
             ratio = f"  ours/this = {ours['wall'] / r['wall']:.2f}x" if kind != "ours" else ""
-            print(f"  {kind:11s} {r['wall']:7.2f} s  {args.rows / r['wall']:>10,.0f} rows/s  cpu {r['cpu']:7.1f} s  "
-                  f"peak RSS {r['peak_mb']:7,.0f} MB{ratio}")
-        print(f"  ours replay (same file again, adds 0): {ours['replay']:.2f} s")
+            print(f"  {kind:11s} {r['wall']:7.2f} s  {args.rows / r['wall']:>10,.0f} rows/s  cpu {r['cpu']:7.1f} s "
+                  f"({r['cpu'] * 1e6 / args.rows:4.1f} s per M rows)  peak RSS {r['peak_mb']:7,.0f} MB{ratio}")
+        print(f"  ours replay (same file again, adds 0): {ours['replay']:.2f} s, "
+              f"peak RSS {ours['replay_peak_mb']:,.0f} MB")
 
 
 if __name__ == "__main__":

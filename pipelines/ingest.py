@@ -101,13 +101,14 @@ def stage_chunk(chunk: pl.DataFrame, source: Source, rules: list, *, date_format
                 file_name: str, known: pl.Series | None, now: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(staged events, rejected rows) of one raw chunk: typing, checks and facts, all in Polars."""
     formats = staging.timestamp_formats(chunk, source, date_format)
+    formats |= staging.plain_numbers(source, dict(chunk.schema))
 
     def check(formats: dict) -> pl.DataFrame:
         return chunk.lazy().pipe(staging.typed, source, date_format, formats).pipe(staging.flag_bad, rules).collect()
 
     checked = check(formats)
     retry = staging.misread(checked, formats)
-    if retry:  # the guessed format did not read every value: try every accepted format there
+    if retry:  # a guessed format or plain cast did not read every value: read those columns in full
         checked = check({k: v for k, v in formats.items() if k not in retry})
     bad = staging.rejected(checked.lazy(), rules).collect()
     staged = facts.events(checked.lazy(), source, file_name=file_name, known_players=known, now=now).collect()

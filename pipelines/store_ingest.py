@@ -106,13 +106,13 @@ class IngestWrites:
             # Arrow string views: DuckDB reads Polars' strings in place (the default export copies them).
             self.con.register("_c", staged.to_arrow(compat_level=pl.CompatLevel.newest()))
             try:
-                general = self._stage_ids(staged, source)
+                path = self._stage_ids(staged, source)
                 with self.transaction():
                     self._reject(batch_id, rejected)
-                    added = self._insert_new(general, batch_id=batch_id, actor=actor, role=role, base_seq=base_seq)
+                    added = self._insert_new(path, batch_id=batch_id, actor=actor, role=role, base_seq=base_seq)
             finally:
                 self.con.unregister("_c")
-            self.con.execute("DROP TABLE _ids" + ("; DROP TABLE _new; DROP TABLE _prev" if general else ""))
+            self.con.execute("DROP TABLE _ids" + ("; DROP TABLE _new; DROP TABLE _prev" if path == "general" else ""))
         else:
             with self.transaction():
                 self._reject(batch_id, rejected)
@@ -130,33 +130,33 @@ class IngestWrites:
         finally:
             self.con.unregister("_rej")
 
-    def _stage_ids(self, staged: pl.DataFrame, source: str) -> bool:
-        """From the registered chunk `_c`, temp tables `_ids` (every row's key), `_new` (rows not yet
-        stored) and `_prev` (what they correct).
+    def _stage_ids(self, staged: pl.DataFrame, source: str) -> str:
+        """From the registered chunk `_c`, temp tables `_ids` (every row's ids), and on the general
+        path `_new` (rows not yet stored) and `_prev` (what they correct).
 
-        Returns False when every row is new and corrects nothing: then `_ids` is the new rows.
+        `_ids` holds `_row`, `rk` (the record key made for a key-less row, else NULL: the row's own
+        `record_key`), `event_id` and `record_hash`; each md5 is computed once per row, here. Returns
+        "fresh" when every row is new and corrects nothing (then `_ids` is the new rows; "aligned"
+        when it also lists the rows of `_c` in their order, every row being keyed), else "general".
         """
         con = self.con
         nulls = staged["record_key"].null_count()
-        parts = []
-        if nulls < staged.height:
-            parts.append("""SELECT _row, record_key AS rk, md5($1 || chr(31) || record_key || chr(31) || content)
-                AS event_id, true AS keyed FROM _c WHERE record_key IS NOT NULL""")
-        if nulls:
-            parts.append("""SELECT _row, rk, md5($1 || chr(31) || rk) AS event_id, false AS keyed FROM (
+        keyed = """SELECT _row, NULL::VARCHAR AS rk, md5($1 || chr(31) || record_key || chr(31) || content)
+            AS event_id, md5_number($1 || chr(31) || record_key) AS record_hash FROM _c"""
+        if not nulls:  # one projection of the scan: rows stay in `_c`'s order (insertion order is kept)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _ids AS {keyed}", [source])
+        else:
+            keyless = """SELECT _row, rk, md5($1 || chr(31) || rk) AS event_id, md5_number($1 || chr(31) || rk)
+                AS record_hash FROM (
                 SELECT c._row, c.cm || '#' || CAST(coalesce(o.n, 0) - 1 + row_number() OVER (
                     PARTITION BY c.cm ORDER BY c._row) AS VARCHAR) AS rk
                 FROM (SELECT _row, md5(content) AS cm FROM _c WHERE record_key IS NULL) c
-                LEFT JOIN _occ o ON o.content_md5 = c.cm)""")
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE _ids AS
-            SELECT _row, rk, event_id, keyed, ('0x' || event_id)::UHUGEINT AS event_key,
-                md5_number($1 || chr(31) || rk) AS record_hash
-            FROM ({" UNION ALL ".join(parts)})""",
-            [source])
-        if nulls:  # occurrence counts of key-less rows carry over to the next chunk of the file
+                LEFT JOIN _occ o ON o.content_md5 = c.cm)"""
+            parts = ([keyed + " WHERE record_key IS NOT NULL"] if nulls < staged.height else []) + [keyless]
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _ids AS {' UNION ALL '.join(parts)}", [source])
+            # occurrence counts of key-less rows carry over to the next chunk of the file
             con.execute(
-                """INSERT INTO _occ SELECT split_part(rk, '#', 1), count(*) FROM _ids WHERE NOT keyed
+                """INSERT INTO _occ SELECT split_part(rk, '#', 1), count(*) FROM _ids WHERE rk IS NOT NULL
                 GROUP BY 1 ON CONFLICT (content_md5) DO UPDATE SET n = n + excluded.n""")
         # Stored versions of this chunk's records: one probe of a fixed-width column, not of `events`.
         con.execute(
@@ -164,15 +164,16 @@ class IngestWrites:
             SELECT record_hash, event_key, seq FROM {S.INGEST_KEYS}
             WHERE record_hash IN (SELECT record_hash FROM _ids)""")
         stored = con.execute("SELECT count(*) FROM _old").fetchall()[0][0]
-        repeats = staged["record_key"].drop_nulls().is_duplicated().any()  # key-less rows never repeat
+        keys = staged["record_key"].drop_nulls()  # key-less rows never repeat
+        repeats = keys.n_unique() < keys.len()  # (several times cheaper than is_duplicated)
         if not stored and not repeats:  # the common case of fresh rows: all new, nothing to correct
             con.execute("DROP TABLE _old")
-            return False
+            return "fresh" if nulls else "aligned"
         # New rows: first occurrence in the chunk of an event key not stored yet.
         con.execute(
-            """CREATE OR REPLACE TEMP TABLE _new AS SELECT _row, rk, event_id, event_key, record_hash FROM _ids
-            WHERE event_key NOT IN (SELECT event_key FROM _old)"""
-            + (" QUALIFY row_number() OVER (PARTITION BY event_key ORDER BY _row) = 1" if repeats else ""))
+            """CREATE OR REPLACE TEMP TABLE _new AS SELECT _row, rk, event_id, record_hash FROM _ids
+            WHERE ('0x' || event_id)::UHUGEINT NOT IN (SELECT event_key FROM _old)"""
+            + (" QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _row) = 1" if repeats else ""))
         # What each new version corrects: the version before it in this file, else the newest stored one.
         chain = """SELECT _row, lag(event_id) OVER (PARTITION BY record_hash ORDER BY _row) AS prev_id FROM _new
             WHERE record_hash IN (SELECT record_hash FROM _new GROUP BY record_hash HAVING count(*) > 1)"""
@@ -187,21 +188,30 @@ class IngestWrites:
                 ON o.record_hash = n.record_hash
             WHERE c.prev_id IS NOT NULL OR o.event_key IS NOT NULL""")
         con.execute("DROP TABLE _old")
-        return True
+        return "general"
 
-    def _insert_new(self, general: bool, *, batch_id: str, actor: str, role: str, base_seq: int) -> int:
+    def _insert_new(self, path: str, *, batch_id: str, actor: str, role: str, base_seq: int) -> int:
         """Append the chunk's new events (from `_c`) and their keys (inside the chunk's transaction)."""
         con = self.con
         cols = [c for c in S.EVENT_COLUMNS if c not in S.STORE_ASSIGNED and c != "record_key"]
-        new, prev = ("_new", "p.prev_id") if general else ("_ids", "NULL")
+        new = "_new" if path == "general" else "_ids"
+        rows = f"{new} n JOIN _c s ON s._row = n._row"
+        if path == "aligned":
+            # `_ids` is `_c` row for row: pair them by position instead of hashing a join on `_row`
+            # (a cheap check of every pair first: should the order ever differ, the join is used).
+            paired = f"_c s POSITIONAL JOIN {new} n"
+            if not con.execute(f"SELECT count(*) FROM {paired} WHERE s._row IS DISTINCT FROM n._row").fetchall()[0][0]:
+                rows = paired
         con.execute(
             f"""INSERT INTO {S.EVENTS} ({", ".join(cols)}, record_key, event_id, seq, actor, role,
                     recorded_at, batch_id, corrects_event_id)
-            SELECT {", ".join(f"s.{c}" for c in cols)}, n.rk, n.event_id, ? + n._row, ?, ?, ?, ?, {prev}
-            FROM {new} n JOIN _c s ON s._row = n._row
-            {"LEFT JOIN _prev p ON p._row = n._row" if general else ""}""",
+            SELECT {", ".join(f"s.{c}" for c in cols)}, coalesce(n.rk, s.record_key), n.event_id, ? + n._row,
+                ?, ?, ?, ?, {"p.prev_id" if path == "general" else "NULL"}
+            FROM {rows} {"LEFT JOIN _prev p ON p._row = n._row" if path == "general" else ""}""",
             [base_seq, actor, role, _now(), batch_id])
-        con.execute(f"INSERT INTO {S.INGEST_KEYS} SELECT record_hash, event_key, ? + _row FROM {new}", [base_seq])
+        con.execute(
+            f"INSERT INTO {S.INGEST_KEYS} SELECT record_hash, ('0x' || event_id)::UHUGEINT, ? + _row FROM {new}",
+            [base_seq])
         return con.execute(f"SELECT count(*) FROM {new}").fetchall()[0][0]
 
     # -- player master -----------------------------------------------------------------------------

@@ -83,6 +83,16 @@ def test_bad_rows_are_kept_with_their_reason(loaded, write_csv, row, column, rea
     assert '"txn_id":"T1"' in rejected["raw"][0]
 
 
+def test_numbers_with_separators_or_spaces_read_like_plain_ones(loaded, write_csv):
+    """Plain numbers take a fast cast; a chunk with any other spelling is read with the clean-up."""
+    amounts = ["12", "1,250.50", " 7 ", "ten", "3.5"]
+    result = ingest_file(loaded, "transactions", write_csv("t.csv", [txn(i, amount=a) for i, a in enumerate(amounts)]))
+    assert (result.events_added, result.rejected) == (4, 1)
+    read = loaded.sql("SELECT amount FROM events WHERE source = 'transactions' ORDER BY seq")["amount"].to_list()
+    assert read == [12.0, 1250.5, 7.0, 3.5]
+    assert "cannot read 'ten' as a number" in loaded.rejected_rows(result.batch_id)["reason"][0]
+
+
 def test_conservation_on_a_mixed_file(loaded, write_csv):
     rows = [txn(i) for i in range(10)] + [txn(3), txn(11, amount="x"), txn(12, player="ZZ")]
     result = ingest_file(loaded, "transactions", write_csv("t.csv", rows))

@@ -165,3 +165,45 @@ def test_prefetch_stops_the_producer_when_the_consumer_leaves():
                 raise RuntimeError("stop")
     assert len(produced) <= 4  # the item in hand, the one handed over and the one being made
     assert not [t for t in threading.enumerate() if t.name == "prefetch"]
+
+
+def test_migration_9_rebuilds_events_uncompressed_keeping_rows_and_dedup(tmp_path, players_csv, write_csv):
+    db = tmp_path / "old.duckdb"
+    first, second = write_csv("a.csv", [txn(1), txn(2)]), write_csv("b.csv", [txn(2, amount="7"), txn(3)])
+    with Store(db) as store:
+        ingest_file(store, "players", players_csv)
+        ingest_file(store, "transactions", first)
+        ingest_file(store, "transactions", second)
+        before = store.sql(f"SELECT * FROM {S.EVENTS} ORDER BY seq")
+        current = store.sql(f"SELECT event_id FROM {S.EVENTS_CURRENT} ORDER BY seq")
+        # as a store made before migration 9: events with DuckDB's default compression
+        store.con.execute(f"DROP VIEW {S.EVENTS_CURRENT}")
+        store.con.execute(S.EVENTS_DDL.format(name="_old"))
+        store.con.execute(f"INSERT INTO _old SELECT * FROM {S.EVENTS}")
+        store.con.execute(f"DROP TABLE {S.EVENTS}")
+        store.con.execute(f"ALTER TABLE _old RENAME TO {S.EVENTS}")
+        store.con.execute(S.EVENTS_CURRENT_VIEW_V5)
+        store.con.execute(f"DELETE FROM {S.MIGRATIONS} WHERE version = 9")
+    with Store(db) as store:
+        assert store.sql(f"SELECT * FROM {S.EVENTS} ORDER BY seq").equals(before)
+        assert store.sql(f"SELECT event_id FROM {S.EVENTS_CURRENT} ORDER BY seq").equals(current)
+        store.con.execute("CHECKPOINT")
+        kinds = store.sql(f"""SELECT column_name, list(DISTINCT compression) AS kinds
+            FROM pragma_storage_info('{S.EVENTS}') WHERE segment_type = 'VARCHAR' GROUP BY ALL""")
+        kinds = dict(kinds.iter_rows())
+        assert all(kinds[c] == ["Uncompressed"] for c in S.UNCOMPRESSED_EVENT_COLUMNS)
+        again = [ingest_file(store, "transactions", p) for p in (first, second)]
+        assert [(r.events_added, r.duplicates) for r in again] == [(0, 2), (0, 2)]
+
+
+def test_keyed_and_keyless_rows_in_one_chunk(loaded, write_csv):
+    """A chunk mixing rows with and without a record key (ids paired by row number, not position)."""
+    rows = [txn(i) if i % 2 else {**txn(i), "txn_id": ""} for i in range(6)]
+    path = write_csv("mixed.csv", rows)
+    first = ingest_file(loaded, "transactions", path)
+    again = ingest_file(loaded, "transactions", path)
+    assert (first.events_added, again.events_added, again.duplicates) == (6, 0, 6)
+    keys = loaded.sql("SELECT record_key FROM events WHERE source = 'transactions' ORDER BY seq")["record_key"]
+    assert [k.startswith("T") for k in keys] == [False, True, False, True, False, True]
+    assert loaded.sql(f"SELECT * FROM {S.INGEST_KEYS} ORDER BY seq").rows() == \
+        loaded.sql(f"{S.KEYS_FROM_EVENTS} ORDER BY seq").rows()

@@ -33,7 +33,10 @@ def _runs(ids: list[str]) -> int:
 
 def test_keep_sorted_sorts_the_tail_into_one_more_run_then_compacts(loaded, write_csv):
     _ingest(loaded, write_csv, "a.csv", ["PL2", "PL1", "PL3", "PL1"], 0)
+    ddl = "SELECT sql FROM duckdb_tables() WHERE table_name = 'events'"
+    definition = loaded.sql(ddl)["sql"][0]
     loaded.compact_events()
+    assert loaded.sql(ddl)["sql"][0] == definition  # same columns, constraints and compression
     assert loaded.unsorted_events() == 0
     before = set(loaded.sql("SELECT * FROM events").rows())
     _ingest(loaded, write_csv, "b.csv", ["PL3", "PL1", "PL2", "PL1", "PL3"], 100)
