@@ -10,6 +10,7 @@ page, player and shift (`?page=player&player=PL0000001`, `?page=shift&property=P
 from __future__ import annotations
 
 import html
+import logging
 
 import panel as pn
 
@@ -28,6 +29,8 @@ from app.state.rewards import RewardsState
 from app.state.segments import SegmentsState
 
 pn.extension("tabulator", notifications=False)
+# the app's own INFO lines (e.g. each player open's server time) in the server log
+logging.getLogger("player360").setLevel(logging.INFO)
 
 
 def _session(data: DataStore) -> Session:

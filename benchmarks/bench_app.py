@@ -6,7 +6,8 @@
    player search (name, id, card, e-mail, phone fragments).
 2. In the browser (Playwright + Debian chromium against `player360 serve`): from navigation to
    `?player=ID` until the page is fully rendered (header, key metrics, timeline and the first
-   tab's charts), and a switch inside the page (search, click a result, new header shown).
+   tab's charts), and a switch inside the page (search, click a result, new header shown), with
+   the served app's own server time for each switch (it logs every open: reads and view updates).
 
     python -m benchmarks.bench_app --db data/player360.duckdb --players 20
     python -m benchmarks.bench_app --make-players-store /tmp/p1m.duckdb --count 1000000  # search at scale
@@ -18,6 +19,7 @@ import argparse
 import json
 import os
 import random
+import re
 import signal
 import socket
 import statistics
@@ -173,6 +175,7 @@ def browser_side(db: Path, players: list[dict], rounds: int) -> dict:
                 expect(page.locator(".timeline-status")).to_contain_text("events", timeout=60_000)
                 expect(page.locator(".tab-visits, [class*='tab-empty']").first).to_be_visible(timeout=60_000)
                 loads.append(time.perf_counter() - t)
+            switch_log_from = (db.parent / f"bench-serve-{port}.log").stat().st_size
             for p in players[rounds:rounds * 2] or players[:rounds]:
                 name = f"{p['first_name']} {p['last_name']}"
                 page.locator(".player-search input").fill(p["player_id"])
@@ -183,7 +186,12 @@ def browser_side(db: Path, players: list[dict], rounds: int) -> dict:
                 expect(page.locator(".player-header")).to_contain_text(name, timeout=60_000)
                 switches.append(time.perf_counter() - t)
             browser.close()
-        return {"navigate_to_rendered_360": stats(loads), "switch_in_page_to_header": stats(switches)}
+        # the app logs each open's server time (reads and every view's update): the switches' lines
+        with open(db.parent / f"bench-serve-{port}.log", encoding="utf-8", errors="replace") as served:
+            served.seek(switch_log_from)
+            server_ms = [float(m.group(1)) / 1000 for m in re.finditer(r"opened player \S+ in ([\d.]+) ms", served.read())]
+        return {"navigate_to_rendered_360": stats(loads), "switch_in_page_to_header": stats(switches),
+                "switch_server_time_in_app": stats(server_ms)}
     finally:
         stop_server(proc, log)
 

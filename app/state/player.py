@@ -11,6 +11,8 @@ Pure Param (no Panel): a notebook can drive the same objects, e.g.
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import date, timedelta
 from typing import Any
 
@@ -22,6 +24,8 @@ from app import model as M
 from app.data import DataStore, DataUnavailable, PlayerData
 from pipelines import gdpr
 from app.state.session import Session
+
+log = logging.getLogger("player360.app")
 
 MAX_NOTE = 4000
 MAX_TAG = 40
@@ -193,11 +197,14 @@ class PlayerState(param.Parameterized):
             self.recent = [entry, *[r for r in self.recent if r["player_id"] != snap.player_id]][: self.max_recent]
 
     def open(self, player_id: str) -> None:
-        """Open a player (again: re-reads when it is already open)."""
+        """Open a player (again: re-reads when it is already open), logging the server time it took:
+        the reads and every attached view's update, which run before this returns."""
+        started = time.perf_counter()
         if player_id == self.player_id:
             self.reload()
         else:
             self.player_id = player_id
+        log.info("opened player %s in %.1f ms", player_id, (time.perf_counter() - started) * 1000)
 
     def reload(self) -> None:
         """Read the open player again (after a write, or to see others' changes)."""

@@ -99,7 +99,7 @@ class TimelineView(pn.viewable.Viewer):
             html_pane("<h3>Timeline</h3>"),
             pn.Row(self._types, sizing_mode="stretch_width"),
             pn.Row(self._days, self._size, self._clear),
-            pn.Row(html_pane('<span class="muted">Last</span>', sizing_mode="fixed", width=40, margin=(14, 4, 0, 10)), *self._recent),
+            pn.Row(html_pane('<span class="muted">Last</span>', sizing_mode=None, width=40, margin=(14, 4, 0, 10)), *self._recent),
             pn.Row(self._prev, self._next,
                    live_html(self._status, [(self.player.timeline, ["events", "types", "start", "end", "page",
                                                                     "page_size"])], ["timeline-status"],
