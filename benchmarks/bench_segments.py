@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import statistics
 import subprocess
@@ -263,40 +262,17 @@ def _wait_change(locator, before: str, timeout: float = 120) -> None:
 
 def browser(db: Path, rounds: int = 5) -> dict:
     """From typing a threshold to the new count on screen, in headless Chromium."""
-    import urllib.request
-
     from playwright.sync_api import expect, sync_playwright
 
-    from benchmarks.bench_app import ARGS, CHROMIUM, _free_port, stop_server
-    from pipelines.store import Store
-    from pipelines.users import add_demo_users, demo_password
+    from benchmarks.bench_app import ARGS, CHROMIUM, sign_in, start_server, stop_server
 
-    with Store(db) as store:
-        add_demo_users(store)
-
-    port = _free_port()
+    proc, log, port = start_server(db, ROOT / "bench-segments-serve-{port}.log", 300)
     url = f"http://localhost:{port}/main?page=segments"
-    log = open(ROOT / f"bench-segments-serve-{port}.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "serve", "--port", str(port), "--db", str(db)],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                            env=os.environ | {"BOKEH_PY_LOG_LEVEL": "warning"})
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                urllib.request.urlopen(url.replace("?page=segments", ""), timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the app did not start") from None
-                time.sleep(0.5)
         with sync_playwright() as pw:
             b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             page = b.new_page(viewport={"width": 1400, "height": 1400})
-            page.goto(f"http://localhost:{port}/login")
-            page.fill("#username", "analyst")
-            page.fill("#password", demo_password("analyst"))
-            page.click("#login-submit")
+            sign_in(page, port, "analyst")
             page.wait_for_load_state()
             t = time.perf_counter()
             page.goto(url)

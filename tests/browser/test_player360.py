@@ -77,13 +77,19 @@ def test_search_open_and_export_a_player(served, page, tmp_path):
     assert saved.read_text(encoding="utf-8").startswith("ts,event_type,summary")
 
 
-def test_filter_the_timeline_by_type(served, page):
+def _busy_timeline(served, page):
+    """Sign in, open the busiest player and return the timeline's status line (page 1 shown)."""
     app, facts = served
     app.login(page)
     busy = facts["busy"]
     _open_player(page, app.url, busy["player_id"], busy["last_name"])
     status = page.locator(".timeline-status .muted")
     expect(status).to_contain_text("page 1 of", timeout=WAIT)
+    return status
+
+
+def test_filter_the_timeline_by_type(served, page):
+    status = _busy_timeline(served, page)
     everything = status.inner_text()
     page.locator(".timeline-types").get_by_text("Visits", exact=True).click()
     expect(page.locator(".timeline-feed")).not_to_contain_text("Rating slip", timeout=WAIT)
@@ -96,12 +102,7 @@ def test_filter_the_timeline_by_type(served, page):
 
 
 def test_filter_the_timeline_by_date_range(served, page):
-    app, facts = served
-    app.login(page)
-    busy = facts["busy"]
-    _open_player(page, app.url, busy["player_id"], busy["last_name"])
-    status = page.locator(".timeline-status .muted")
-    expect(status).to_contain_text("page 1 of", timeout=WAIT)
+    status = _busy_timeline(served, page)
     text = status.inner_text()
     found = re.search(r"of ([\d,]+) events", text)
     assert found, text
