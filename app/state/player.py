@@ -23,6 +23,7 @@ from app import export
 from app import model as M
 from app.data import DataStore, DataUnavailable, PlayerData
 from pipelines import gdpr
+from app.state.paging import Paged
 from app.state.session import Session
 
 log = logging.getLogger("player360.app")
@@ -71,7 +72,7 @@ class PlayerSearch(param.Parameterized):
         return f"{n} match{'es' if n != 1 else ''}" + (" (refine to see more)" if n >= self.limit else "")
 
 
-class TimelineState(param.Parameterized):
+class TimelineState(Paged):
     """The unified timeline of one player: newest first, filtered by type and day range, paged."""
 
     events = param.ClassSelector(class_=pl.DataFrame, default=pl.DataFrame(),
@@ -79,7 +80,6 @@ class TimelineState(param.Parameterized):
     types = param.List(default=[], item_type=str, doc="Event types to show (empty: all).")
     start = param.CalendarDate(default=None, allow_None=True, doc="First day shown (inclusive; None: no limit).")
     end = param.CalendarDate(default=None, allow_None=True, doc="Last day shown (inclusive; None: no limit).")
-    page = param.Integer(default=1, bounds=(1, None), doc="Page shown, from 1.")
     page_size = param.Selector(default=25, objects=[10, 25, 50, 100], doc="Events per page.")
 
     @param.depends("types", "start", "end", "page_size", watch=True)
@@ -128,16 +128,6 @@ class TimelineState(param.Parameterized):
         page = min(self.page, self.pages)
         part = self.filtered().slice((page - 1) * self.page_size, self.page_size)
         return M.timeline_rows(part)
-
-    def next_page(self) -> None:
-        """Show the next page (if any)."""
-        if self.page < self.pages:
-            self.page += 1
-
-    def previous_page(self) -> None:
-        """Show the previous page (if any)."""
-        if self.page > 1:
-            self.page -= 1
 
     def clear(self) -> None:
         """Drop every filter."""

@@ -16,6 +16,7 @@ import polars as pl
 from app import model as M
 from app.data_segments import SegmentData
 from app.export_segments import FORMATS, export
+from app.state.paging import Paged
 from app.state.player import MAX_TAG
 from app.state.segments import SegmentsState
 from metrics.segments import LifecycleStage
@@ -42,7 +43,7 @@ def overlaps(column: str, values: list[str]) -> pl.Expr:
     return pl.col(column).list.eval(pl.element().is_in(values)).list.any().fill_null(False)
 
 
-class MemberListState(param.Parameterized):
+class MemberListState(Paged):
     """Who is in a segment: filters, sort and page, and the actions on the whole filtered list."""
 
     segments = param.ClassSelector(class_=SegmentsState, doc="The dashboard: snapshot, scheme and live labels.")
@@ -57,7 +58,6 @@ class MemberListState(param.Parameterized):
     text = param.String(default="", doc="Keep players whose id or name contains this text (any case).")
     sort_by = param.Selector(default="theo_total", objects=list(SORTABLE), doc="Column the list is sorted by.")
     descending = param.Boolean(default=True, doc="Sort from the largest value down.")
-    page = param.Integer(default=1, bounds=(1, None), doc="Page shown, from 1.")
     page_size = param.Selector(default=25, objects=[25, 50, 100], doc="Players per page.")
     message = param.String(default="", doc="The outcome of the last action.")
 
@@ -170,16 +170,6 @@ class MemberListState(param.Parameterized):
         rows = rows.select([c for c in SHOWN if c in rows.columns])
         self._page_memo = (members, key, rows)
         return rows
-
-    def next_page(self) -> None:
-        """Show the next page (if any)."""
-        if self.page < self.pages:
-            self.page += 1
-
-    def previous_page(self) -> None:
-        """Show the previous page (if any)."""
-        if self.page > 1:
-            self.page -= 1
 
     def clear(self) -> None:
         """Drop every filter (the segment stays)."""
