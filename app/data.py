@@ -269,7 +269,7 @@ class DataStore:
     def kpis(self, who: Principal, days: int = 30, buckets: int = 12) -> M.Kpis:
         """The KPI strip: `buckets` periods of `days` days ending with the newest event's day."""
         def read(s: Access) -> M.Kpis:
-            newest = Q.watermark(s)["newest_ts"]
+            newest = s.data_clock()["newest_ts"]  # the newest ingested event in scope
             if newest is None:
                 return M.Kpis(None, days, pl.DataFrame(), pl.DataFrame(), "No events yet.")
             end = datetime.combine(newest.date() + timedelta(days=1), datetime.min.time())

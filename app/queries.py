@@ -54,24 +54,12 @@ def table_exists(store: Access, name: str, known: frozenset[str] | None = None) 
 
 
 # -- freshness ------------------------------------------------------------------------------------
-def watermark(store: Access) -> dict[str, Any]:
-    """Event count, newest sequence number, newest event time of the ingested sources (the data's
-    'now': staff writes in the app are stamped with the wall clock and do not move it) and the
-    newest write of any kind, in the principal's scope (from the store's event summary)."""
-    return store.data_clock()
-
-
 def latest_build(store: Access) -> dict[str, Any] | None:
     """The newest finished derived build (as_of, computed time, events seen), or None."""
     if not table_exists(store, "builds"):
         return None
     frame = store.sql("SELECT * FROM builds WHERE status = 'done' ORDER BY finished_at DESC, as_of DESC LIMIT 1")
     return frame.row(0, named=True) if frame.height else None
-
-
-def events_after(store: Access, seq: int) -> int:
-    """How many events were written after sequence number `seq` (not yet in a build)."""
-    return int(store.data_clock(since_seq=seq)["events_after"])
 
 
 def properties(store: Access) -> list[str]:
