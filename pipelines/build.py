@@ -102,15 +102,15 @@ def build(store: Store, as_of: date | None = None, *, actor: str, role: str = "e
     forward. ``refit``: see :mod:`pipelines.build_models` (None: refit stale models only).
     """
     say = progress or (lambda _stage: None)
-    # before the watermark: a batch finishing from here on is new to the next build whatever its seq
     started, t0 = datetime.now().replace(microsecond=0), clock.perf_counter()
-    batches = store.visible_batches()  # before the watermark: a batch committing in between is seen as new
+    horizon = store.batch_horizon()  # before the watermark: a batch committing in between is seen as new
     max_seq, newest = store.watermark()
     if newest is None:
         raise UserError(f"{store.path}: no events yet; ingest something first")
     as_of = as_of or newest.date()
     version, merge_seq = fingerprint(), store.merge_watermark()
-    if not force and store.build_saw_everything(as_of, max_seq=max_seq, merge_seq=merge_seq, batches=batches,
+    if not force and store.build_saw_everything(as_of, max_seq=max_seq, merge_seq=merge_seq,
+                                                batches=horizon["batches_seen"],
                                                 catalog_version=version):
         return BuildResult(as_of, "current")
     build_id = f"D{started:%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}"
@@ -158,7 +158,7 @@ def build(store: Store, as_of: date | None = None, *, actor: str, role: str = "e
                 "seconds": seconds, "actor": actor, "role": role, "started_at": started,
                 "finished_at": datetime.now().replace(microsecond=0), "merge_seq": merge_seq,
                 "catalog_version": version, "mode": computed.mode, "base_build_id": computed.base_build_id,
-                "recomputed": computed.recomputed, "batches_seen": batches,
+                "recomputed": computed.recomputed, **horizon,
             })
     store.refresh_event_stats()  # the app's data clock now summarises every event this build saw
     # after the commit (the snapshots are visible meanwhile): keep one-player reads on a few row groups

@@ -23,6 +23,7 @@ USERS = "users"
 AUDIT_LOG = "audit_log"
 SETTINGS = "settings"
 EVENT_STATS = "event_stats"
+BATCH_VISIBLE_SEQ = "batch_visible_seq"
 # Derived snapshot tables: recomputable from events, one set of rows per as_of. Their columns follow
 # the metric catalog, so the store adds new columns as the catalog grows instead of a migration.
 DERIVED = ("player_metrics", "player_segments", "player_insights", "player_clv", "player_churn_model")
@@ -409,6 +410,18 @@ _V11 = [
     )""",
 ]
 
+# Which batches a build saw, exactly: a batch's events become visible when its status leaves
+# 'running', and that commit draws `visible_seq`. A build records the highest number visible to it and
+# the batches still running then (drawn before its snapshot, committed after), in one query. The
+# earlier rule (finished_at >= the build's start, both in whole seconds) took every batch that
+# finished in the build's first second as new: a build right after an ingest recomputed everyone.
+_V12 = [
+    f"CREATE SEQUENCE {BATCH_VISIBLE_SEQ} START 1",
+    f"ALTER TABLE {INGEST_BATCHES} ADD COLUMN visible_seq BIGINT",
+    f"ALTER TABLE {BUILDS} ADD COLUMN visible_seq BIGINT",
+    f"ALTER TABLE {BUILDS} ADD COLUMN running_batches VARCHAR[]",
+]
+
 # (version, description, statements). Append new versions; never edit a released one.
 MIGRATIONS_LIST: list[tuple[int, str, list[str]]] = [
     (1, "events, player master, merges, batches, rejected rows", _V1),
@@ -421,4 +434,5 @@ MIGRATIONS_LIST: list[tuple[int, str, list[str]]] = [
     (9, "events: id, record key and source reference columns stored uncompressed (ingest speed)", _V9),
     (10, "events_current in two branches (merged ids apart) so player filters reach the events scan", _V10),
     (11, "event counts and data clocks per property, summarised by sequence number", _V11),
+    (12, "batches numbered as they become visible; builds record the batches they saw", _V12),
 ]

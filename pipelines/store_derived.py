@@ -144,7 +144,9 @@ class DerivedStore:
                 AND merge_seq IS NOT NULL
                 AND started_at = (SELECT max(started_at) FROM {S.BUILDS} l
                                   WHERE l.as_of = b.as_of AND l.status = 'done')
-            ORDER BY abs(date_diff('day', as_of, ?::DATE)), started_at DESC LIMIT 1""",
+            ORDER BY abs(date_diff('day', as_of, ?::DATE)), started_at DESC,
+                     -- builds of one day started in one second: the one that saw the most (the later)
+                     max_seq DESC, visible_seq DESC NULLS LAST, batches_seen DESC, finished_at DESC LIMIT 1""",
             [catalog_version, as_of],
         )
         return frame.row(0, named=True) if frame.height else None
@@ -155,22 +157,28 @@ class DerivedStore:
         """Player ids whose rows may differ from the base build's snapshot (survivors, and merged-away
         ids whose old rows must go).
 
-        Players with events added since the base build (by sequence, or in a batch that became
-        visible after it started: a 'running' batch's events are hidden until it commits, whatever
-        their sequence numbers) up to ``cutoff``, or superseded by such events; both sides of merges since;
+        Players with events added since the base build (by sequence, or in a batch the base build
+        did not see: a 'running' batch's events are hidden until it commits, whatever their sequence
+        numbers) up to ``cutoff``, or superseded by such events; both sides of merges since;
         players with events in the ``intervals`` the moving cutoff sweeps (``(lo, hi]``); players
         whose enrolment falls in ``enrolled``. Over-inclusion only costs time, never correctness.
         """
         swept = " OR ".join("(ts > ? AND ts <= ?)" for _ in intervals) or "FALSE"
-        params: list[Any] = [base["max_seq"], base["started_at"], cutoff]
+        if base.get("visible_seq") is not None:
+            new_batch = "visible_seq > ? OR list_contains(?, batch_id)"
+            batch_params: list[Any] = [base["visible_seq"], list(base["running_batches"] or [])]
+        else:  # built before batches were numbered: finished since it started (whole seconds, so more)
+            new_batch, batch_params = "finished_at >= ?", [base["started_at"]]
+        params: list[Any] = [base["max_seq"], *batch_params, cutoff]
         params += [t for pair in intervals for t in pair]
         params += [base["merge_seq"], base["merge_seq"]]
         params += list(enrolled) if enrolled else [None, None]
         return self.sql(
             f"""WITH fresh AS (
                 SELECT player_id, ts, corrects_event_id FROM {S.EVENTS}
-                WHERE seq > ? OR batch_id IN (SELECT batch_id FROM {S.INGEST_BATCHES}
-                                              WHERE status <> 'running' AND finished_at >= ?)
+                WHERE (seq > ? OR batch_id IN (SELECT batch_id FROM {S.INGEST_BATCHES}
+                                               WHERE status <> 'running' AND ({new_batch})))
+                  AND {S.VISIBLE}  -- a running batch's players: the build after it commits
             ), touched AS (
                 SELECT player_id FROM fresh WHERE ts <= ?
                 UNION ALL SELECT player_id FROM {S.EVENTS}
@@ -189,10 +197,15 @@ class DerivedStore:
             params,
         )
 
-    def visible_batches(self) -> int:
-        """Ingest batches readers see (all but the 'running' ones, whose events are hidden)."""
-        return int(self.con.execute(
-            f"SELECT count(*) FROM {S.INGEST_BATCHES} WHERE status <> 'running'").fetchall()[0][0])
+    def batch_horizon(self) -> dict[str, Any]:
+        """The ingest batches readers see now, in one snapshot: how many (``batches_seen``), the
+        highest ``visible_seq`` among them, and the ids of those still running (hidden now, their
+        number possibly drawn already): everything the next build needs to tell which batches are new."""
+        seen, top, running = self.con.execute(
+            f"""SELECT count(*) FILTER (status <> 'running'), coalesce(max(visible_seq), 0),
+                       coalesce(list(batch_id) FILTER (status = 'running'), [])
+                FROM {S.INGEST_BATCHES}""").fetchall()[0]
+        return {"batches_seen": int(seen), "visible_seq": int(top), "running_batches": list(running)}
 
     def build_saw_everything(self, as_of: Any, *, max_seq: int, merge_seq: int, batches: int,
                              catalog_version: str) -> bool:

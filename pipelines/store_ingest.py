@@ -63,6 +63,9 @@ class IngestWrites:
             if source == "players":
                 self._project_players(base_seq)
             self._set_status(batch_id, "committed", None, counts)
+            self.con.execute(  # the order batches became visible in: what tells a build's base what it saw
+                f"UPDATE {S.INGEST_BATCHES} SET visible_seq = nextval('{S.BATCH_VISIBLE_SEQ}') WHERE batch_id = ?",
+                [batch_id])
         _LIVE.discard(batch_id)
         self.con.execute("DROP TABLE IF EXISTS _occ")
 
