@@ -5,8 +5,8 @@
    derivations + view updates), cold (first read of that player) and warm; the read alone; and
    player search (name, id, card, e-mail, phone fragments).
 2. In the browser (Playwright + Debian chromium against `player360 serve`): from navigation to
-   `?player=ID` until the page is fully rendered (header, key metrics, timeline and the first
-   tab's charts), and a switch inside the page (search, click a result, new header shown), with
+   `?player=ID` until the page is fully rendered (header, key metrics, timeline, notes and the
+   first tab's charts), and a switch inside the page (search, click a result, new header shown), with
    the served app's own server time for each switch (it logs every open: reads and view updates).
 
     python -m benchmarks.bench_app --db data/player360.duckdb --players 20
@@ -189,6 +189,7 @@ def browser_side(db: Path, players: list[dict], rounds: int) -> dict:
                 expect(page.locator(".key-metrics")).to_contain_text("Visits", timeout=60_000)
                 expect(page.locator(".timeline-status")).to_contain_text("events", timeout=60_000)
                 expect(page.locator(".tab-visits, [class*='tab-empty']").first).to_be_visible(timeout=60_000)
+                expect(page.locator(".notes-list")).to_contain_text("Notes", timeout=60_000)
                 loads.append(time.perf_counter() - t)
             switch_log_from = Path(log.name).stat().st_size
             for p in players[rounds:rounds * 2] or players[:rounds]:
