@@ -156,29 +156,42 @@ class PointReads:
             self.con.execute(sql)
         return after
 
+    def cards_as_of(self) -> tuple[Any, dict[str, Any]] | None:  # implemented by PlayerCards
+        raise NotImplementedError
+
+    def card(self, player_id: str, specs: dict[str, Any]) -> dict[str, Any] | None:  # implemented by PlayerCards
+        raise NotImplementedError
+
     def player_360(self, player_id: str, limit: int = 200) -> dict[str, Any]:
         """One player's newest metrics row, segments row and last `limit` events (merges resolved).
 
-        Point reads that DuckDB prunes to a row group or two: the snapshot of the newest build by a
-        constant as_of (each snapshot is written sorted by player), the events by an equality or
-        IN-list on the stored player id (kept sorted by `keep_sorted`). Hidden batches and the
-        player's corrected versions are looked up first and passed as lists: as subqueries they
-        would cost a join per read (3x the time of the events read itself).
+        Point reads: the survivor id, its merged ids, the newest build's as_of and the hidden
+        batches in one query; the rows from the player's card (``pipelines.cards``: one BLOB per
+        table found by an index, where the 136 columns of the two snapshot rows cost DuckDB about
+        9 ms) when the cards are of that as_of, else from the snapshots by a constant as_of (each
+        written sorted by player: one row group); the events by an IN-list on the stored player id
+        (kept sorted by `keep_sorted`). Hidden batches and the player's corrected versions are passed
+        as lists: as subqueries they would cost a join per read (3x the events read itself).
         """
-        survivor = self.resolve_player(player_id)
+        survivor, merged, newest, hidden = self.con.execute(
+            f"""WITH s AS (SELECT coalesce((SELECT survivor_id FROM {S.PLAYER_ALIASES} WHERE merged_id = ?), ?) AS id)
+            SELECT id, (SELECT coalesce(list(merged_id ORDER BY merged_id), []) FROM {S.PLAYER_ALIASES}
+                        WHERE survivor_id = (SELECT id FROM s)),
+                (SELECT max(as_of) FROM {S.BUILDS} WHERE status = 'done'),
+                (SELECT coalesce(list(batch_id), []) FROM ({S.HIDDEN_BATCHES}))
+            FROM s""", [player_id, player_id]).fetchall()[0]
         out: dict[str, Any] = {"player_id": survivor}
-        newest = self.con.execute(f"SELECT max(as_of) FROM {S.BUILDS} WHERE status = 'done'").fetchall()[0][0]
-        for table in ("player_metrics", "player_segments"):
-            row = None
-            if newest is not None:  # a finished build wrote every derived table of its as_of
+        held = self.cards_as_of() if newest is not None else None
+        card = self.card(survivor, held[1]) if held is not None and held[0] == newest else None
+        for table in S.CARD_TABLES:
+            row = card.get(table) if card is not None else None
+            if row is None and newest is not None:  # a finished build wrote every derived table of its as_of
                 row = self._row(f"SELECT * FROM {table} WHERE as_of = ? AND player_id = ?", [newest, survivor])
             if row is None and self._exists(table):  # not in the newest snapshot: the player's newest row
                 row = self._row(f"SELECT * FROM {table} WHERE player_id = ? ORDER BY as_of DESC LIMIT 1", [survivor])
             out[table] = row
-        every = [survivor, *[r[0] for r in self.con.execute(
-            f"SELECT merged_id FROM {S.PLAYER_ALIASES} WHERE survivor_id = ?", [survivor]).fetchall()]]
+        every = [survivor, *merged]
         mine = f"player_id IN ({', '.join('?' * len(every))})"
-        hidden = [r[0] for r in self.con.execute(S.HIDDEN_BATCHES).fetchall()]
         corrected = [r[0] for r in self.con.execute(
             f"SELECT corrects_event_id FROM {S.EVENTS} WHERE {mine} AND corrects_event_id IS NOT NULL "
             "AND NOT list_contains(?::VARCHAR[], batch_id)", [*every, hidden]).fetchall()]
