@@ -140,7 +140,8 @@ def build(store: Store, as_of: date | None = None, *, actor: str, role: str = "e
             for table, frame in carded.items():
                 store.write_snapshot(table, frame, as_of)
             say("packing player cards")
-            store.write_cards(carded, as_of, build_id)  # one-player reads: see pipelines.cards
+            if not store.write_cards(carded, as_of, build_id):  # one-player reads: see pipelines.cards
+                say("player cards kept or dropped: a newer day's cards stay; rows they cannot pack leave none")
             del carded
             store.write_snapshot("player_insights", found.with_columns(stamp), as_of)
             store.write_snapshot("player_clv", clv.with_columns(stamp), as_of)

@@ -46,10 +46,11 @@ def kind_of(dtype: pl.DataType) -> str | None:
     return None
 
 
-def layout(frame: pl.DataFrame) -> dict[str, Any] | None:
+def layout(frame: pl.DataFrame, key: str = "player_id") -> dict[str, Any] | None:
     """The packing of a frame's columns (names, kinds, string dictionaries), or None when a column
-    cannot be packed (a type the card does not know, or a string column with too many values)."""
-    kinds = {name: kind_of(dtype) for name, dtype in frame.schema.items()}
+    cannot be packed (a type the card does not know, or a string column with too many values).
+    The ``key`` column is not packed: the card is stored under it, and `unpack` is given it."""
+    kinds = {name: "key" if name == key else kind_of(dtype) for name, dtype in frame.schema.items()}
     if any(k is None for k in kinds.values()):
         return None
     strings = [name for name, k in kinds.items() if k == "str"]
@@ -66,6 +67,8 @@ def layout(frame: pl.DataFrame) -> dict[str, Any] | None:
 def _physical(name: str, kind: str, dicts: dict[str, list[str]]) -> pl.Expr:
     """The column as the 8-byte number it is stored as (nulls as 0: the null bits say which)."""
     col = pl.col(name)
+    if kind == "key":
+        return pl.lit(0, dtype=pl.Int64).alias(name)
     if kind == "f64":
         return col.cast(pl.Float64).fill_null(0.0)
     if kind == "str":
@@ -79,7 +82,7 @@ def pack(frame: pl.DataFrame, spec: dict[str, Any]) -> pa.Array:
     """One packed row (BLOB) per row of ``frame``, in its row order, by the layout ``spec``."""
     columns = spec["columns"]
     values = [_physical(name, kind, spec["dicts"]) for name, kind in columns]
-    nulls = [pl.col(name).is_null() for name, _ in columns]
+    nulls = [pl.lit(False).alias(name) if kind == "key" else pl.col(name).is_null() for name, kind in columns]
     n, mask_len = len(columns), (len(columns) + 7) // 8
     width = mask_len + 8 * n
     chunks = []
@@ -98,8 +101,9 @@ def pack(frame: pl.DataFrame, spec: dict[str, Any]) -> pa.Array:
     return pa.chunked_array(chunks, type=pa.binary(width)).cast(pa.binary())
 
 
-def unpack(blob: bytes, spec: dict[str, Any]) -> dict[str, Any]:
-    """A packed row back as column -> Python value, as DuckDB returns the snapshot's row."""
+def unpack(blob: bytes, spec: dict[str, Any], key: Any) -> dict[str, Any]:
+    """A packed row back as column -> Python value, as DuckDB returns the snapshot's row (``key``:
+    the value of the key column, under which the card is stored)."""
     columns, dicts = spec["columns"], spec["dicts"]
     n = len(columns)
     mask_len = (n + 7) // 8
@@ -111,6 +115,8 @@ def unpack(blob: bytes, spec: dict[str, Any]) -> dict[str, Any]:
     for k, (name, kind) in enumerate(columns):
         if nulls[k]:
             row[name] = None
+        elif kind == "key":
+            row[name] = key
         elif kind == "f64":
             row[name] = floats[k]
         elif kind == "int":

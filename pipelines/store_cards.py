@@ -81,5 +81,5 @@ class PlayerCards:
             f"SELECT {', '.join(S.CARD_TABLES)} FROM {S.PLAYER_CARDS} WHERE player_id = ?", [player_id]).fetchall()
         if not rows:
             return None
-        return {table: None if blob is None else cards.unpack(blob, specs[table])
+        return {table: None if blob is None else cards.unpack(blob, specs[table], player_id)
                 for table, blob in zip(S.CARD_TABLES, rows[0], strict=True)}
