@@ -46,11 +46,11 @@ def assert_cards_mirror(store: Store) -> None:
     of that snapshot has a card."""
     held = store.cards_as_of()
     assert held is not None, "no cards"
-    as_of, specs = held
+    as_of = held[0]
     ids = store.sql("SELECT player_id FROM player_metrics WHERE as_of = ? ORDER BY player_id", [as_of])["player_id"]
     assert store.sql("SELECT count(*) AS n FROM player_cards")["n"][0] == ids.len()
     for pid in ids:
-        card = store.card(pid, specs)
+        card = store.card(pid, as_of)
         assert card is not None, pid
         for table in ("player_metrics", "player_segments"):
             row = store._row(f"SELECT * FROM {table} WHERE as_of = ? AND player_id = ?", [as_of, pid])
@@ -169,3 +169,44 @@ def test_without_cards_the_read_falls_back_to_the_snapshots(demo_store):
 def test_scoped_reads_may_not_name_the_cards():
     with pytest.raises(AccessDenied):
         check_query("SELECT * FROM player_cards WHERE player_id = ?")
+
+
+def test_the_newest_events_in_one_scan_equal_the_ordered_query(loaded, write_csv, monkeypatch):
+    import pipelines.store_layout as layout
+    from pipelines.ingest import ingest_file
+    from tests.conftest import txn
+
+    rows = [txn(i, p, amount=str(10 + i), ts=f"2025-01-{1 + i % 9:02d} 1{i % 10}:00:00")
+            for i, p in enumerate(["PL1", "PL3", "PL2", "PL3", "PL1", "PL3", "PL1"])]
+    ingest_file(loaded, "transactions", write_csv("a.csv", rows))
+    ingest_file(loaded, "transactions", write_csv("b.csv", [txn(1, "PL3", amount="99"), txn(5, "PL3", amount="7")]))
+    loaded.merge_players("PL1", "PL3", actor="a", role="admin", reason="dup")
+    expected = {limit: loaded.sql("SELECT event_id FROM events_current WHERE player_id = 'PL1' "
+                                  "ORDER BY ts DESC, seq DESC LIMIT ?", [limit])["event_id"].to_list()
+                for limit in (2, 200)}
+    for whole in (layout.WHOLE_TIMELINE, 0):  # one scan, and the two queries of a long timeline
+        monkeypatch.setattr(layout, "WHOLE_TIMELINE", whole)
+        for asked in ("PL1", "PL3"):
+            for limit in (2, 200):
+                got = loaded.player_360(asked, limit=limit)["events"]
+                assert got["event_id"].to_list() == expected[limit], (whole, asked, limit)
+        assert got.schema == loaded.sql("SELECT * FROM events LIMIT 0").schema
+
+
+def test_the_app_reads_the_same_rows_from_the_cards_within_the_users_scope(demo_store):
+    from app import queries as Q
+    from pipelines.access import Access, Principal
+
+    build(demo_store, actor="t")
+    links = demo_store.sql("SELECT player_id, property_id FROM player_properties ORDER BY player_id, property_id")
+    prop = links["property_id"][0]
+    inside = set(links.filter(pl.col("property_id") == prop)["player_id"])
+    for principal in (Principal("ann", "admin", None), Principal("hal", "host", (prop,))):
+        acc = Access(demo_store, principal)
+        for pid in links["player_id"].unique().sort().head(30):
+            rows = Q.snapshot_rows(acc, pid)
+            for table in ("player_metrics", "player_segments"):
+                expected = Q.snapshot_row(acc, table, pid)
+                assert same_row(rows[table], expected), (principal.role, pid, table)
+                visible = principal.properties is None or pid in inside
+                assert (rows[table] is not None) == visible, (principal.role, pid, table)
