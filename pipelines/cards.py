@@ -29,7 +29,10 @@ _EPOCH = datetime(1970, 1, 1)
 
 
 def kind_of(dtype: pl.DataType) -> str | None:
-    """How a column is packed: f64, int, bool, date, ts (microseconds), str, or None (not packable)."""
+    """How a column is packed: f64, int, bool, date, ts (microseconds), str, null (no value to
+    store: a column of Polars' Null type), or None (not packable)."""
+    if dtype == pl.Null:
+        return "null"
     if dtype in (pl.Float64, pl.Float32):
         return "f64"
     if dtype in (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32):
@@ -61,7 +64,8 @@ def layout(frame: pl.DataFrame, key: str = "player_id") -> dict[str, Any] | None
             return None
         dicts = {name: frame.get_column(name).cast(pl.String).drop_nulls().unique().sort().to_list()
                  for name in strings}
-    order = [n for n, k in kinds.items() if k == "f64"] + [n for n, k in kinds.items() if k not in ("f64", "key")]
+    order = ([n for n, k in kinds.items() if k == "f64"]
+             + [n for n, k in kinds.items() if k not in ("f64", "key", "null")])
     slot = {name: k for k, name in enumerate(order)}
     return {"columns": [[name, kind, slot.get(name, -1)] for name, kind in kinds.items()], "dicts": dicts,
             "floats": sum(k == "f64" for k in kinds.values()), "slots": len(order)}
@@ -117,7 +121,7 @@ def unpack(blob: bytes, spec: dict[str, Any], key: Any) -> dict[str, Any]:
     for name, kind, k in spec["columns"]:
         if kind == "key":
             row[name] = key
-        elif nulls[k]:
+        elif kind == "null" or nulls[k]:
             row[name] = None
         elif kind == "f64":
             row[name] = floats[k]
