@@ -34,6 +34,10 @@ class CollaborationView(pn.viewable.Viewer):
         self._edit_text = pn.widgets.TextAreaInput(height=70, sizing_mode="stretch_width",
                                                    css_classes=["note-edit-input"], max_length=4000)
         self._save_edit = pn.widgets.Button(label="Save edit", color="default", css_classes=["save-note-edit"])
+        # one widget for the current tags (× removes one) and the suggested ones (picking adds it)
+        self._tag_pick = pn.widgets.MultiChoice(options=[], value=[], placeholder="Pick a suggested tag",
+                                                sizing_mode="stretch_width", css_classes=["tag-picker"])
+        self._edit = pn.Column(sizing_mode="stretch_width", css_classes=["note-edit"])  # only with editable notes
         self._tag = pn.widgets.TextInput(placeholder="New tag", sizing_mode="stretch_width", css_classes=["tag-input"],
                                          max_length=40)
         self._add_tag = pn.widgets.Button(label="Add tag", color="primary", css_classes=["add-tag"])
@@ -45,12 +49,14 @@ class CollaborationView(pn.viewable.Viewer):
         self._attention = pn.widgets.Button(label="Flag: attention needed", color="warning",
                                             css_classes=["attention-toggle"])
 
-        self._last: dict[str, tuple] = {}  # what the tag and task lists show now
+        self._last: dict[str, tuple] = {}  # what the task list shows now
         self._add_note.on_click(self._on_add_note)
         self._save_edit.on_click(self._on_save_edit)
         self._edit_pick.param.watch(self._on_pick, "value")
         self._add_tag.on_click(self._on_add_tag)
         self._tag.param.watch(lambda _e: self._on_add_tag(None), "enter_pressed")
+        self._tag_pick.param.watch(self._on_pick_tags, "value")
+        self._syncing = False
         self._add_task.on_click(self._on_add_task)
         self._attention.on_click(self._on_attention)
         self.player.param.watch(self._sync_widgets, "snapshot")
@@ -73,6 +79,16 @@ class CollaborationView(pn.viewable.Viewer):
         if self.player.add_tag(self._tag.value_input or self._tag.value):
             self._tag.param.update(value="", value_input="")
 
+    def _on_pick_tags(self, event) -> None:
+        """A tag picked adds it, a tag's × removes it (not when the widget follows a new player)."""
+        if self._syncing:
+            return
+        before, after = {M.tag_key(t): t for t in event.old}, {M.tag_key(t): t for t in event.new}
+        for key in after.keys() - before.keys():
+            later(lambda tag=after[key]: self.player.add_tag(tag))
+        for key in before.keys() - after.keys():
+            later(lambda tag=before[key]: self.player.remove_tag(tag))
+
     def _on_add_task(self, _event) -> None:
         due = self._due.value if isinstance(self._due.value, date) else None
         if self.player.add_task(self._task.value_input or self._task.value, due,
@@ -91,8 +107,18 @@ class CollaborationView(pn.viewable.Viewer):
         self._edit_pick.options = options
         self._edit_pick.value = current if current in options.values() else ""
         self._edit_text.value = next((n["text"] for n in editable if n["note_id"] == self._edit_pick.value), "")
-        self._edit_pick.visible = self._edit_text.visible = self._save_edit.visible = bool(editable)
-        on = M.ATTENTION_TAG in {M.tag_key(t["tag"]) for t in self.player.tags()}
+        edit = [self._edit_pick, self._edit_text, self._save_edit] if editable else []
+        if self._edit.objects != edit:  # widgets only in the page when there is a note to edit
+            self._edit.objects = edit
+        tags = [t["tag"] for t in self.player.tags()]
+        have = {M.tag_key(t) for t in tags}
+        self._syncing = True
+        try:
+            self._tag_pick.param.update(options=tags + [t for t in M.SUGGESTED_TAGS if M.tag_key(t) not in have],
+                                        value=tags)
+        finally:
+            self._syncing = False
+        on = M.ATTENTION_TAG in have
         self._attention.label = "Clear attention flag" if on else "Flag: attention needed"
 
     # -- renders --------------------------------------------------------------------------------------
@@ -128,31 +154,16 @@ class CollaborationView(pn.viewable.Viewer):
         more = f'<div class="muted">{len(notes) - 30} older notes not shown</div>' if len(notes) > 30 else ""
         hid = f'<div class="muted">{hidden} note(s) hidden by their visibility</div>' if hidden else ""
         body = "".join(items) or '<div class="empty">No notes yet.</div>'
-        return body + more + hid
+        return "<h3>Notes</h3>" + body + more + hid
 
-    @param.depends("player.snapshot")
-    def _tags(self) -> pn.viewable.Viewable:
+    def _tags(self) -> str:
         current = self.player.tags()
-        key = tuple((t["tag"], t["by"], t["at"]) for t in current)
-        if key == self._last.get("tags"):
-            raise param.Skip  # same tags as shown (e.g. two untagged players): keep the widgets
-        self._last["tags"] = key
-        have = {M.tag_key(t["tag"]) for t in current}
-        chips = []
-        for t in current:
-            b = pn.widgets.Button(label=f"{t['tag']}  ×", color="light", css_classes=["tag-chip"],
-                                  description=f"added by {t['by']} {M.when(t['at'])}; click to remove")
-            b.on_click(lambda _e, tag=t["tag"]: later(lambda: self.player.remove_tag(tag)))
-            chips.append(b)
-        suggestions = []
-        for s in M.SUGGESTED_TAGS:
-            if M.tag_key(s) not in have:
-                b = pn.widgets.Button(label=f"+ {s}", color="light", css_classes=["tag-suggestion"])
-                b.on_click(lambda _e, tag=s: later(lambda: self.player.add_tag(tag)))
-                suggestions.append(b)
-        return pn.Column(
-            pn.FlexBox(*chips) if chips else html_pane('<div class="empty">No tags yet.</div>', ["tags-empty"]),
-            pn.FlexBox(*suggestions), sizing_mode="stretch_width", css_classes=["tags-list"])
+        if not current:
+            return '<h3>Tags</h3><div class="empty">No tags yet.</div>'
+        chips = "".join(f'<span class="chip tag-chip" title="added by {esc(t["by"])} {esc(M.when(t["at"]))}">'
+                        f'{esc(t["tag"])}</span>' for t in current)
+        who = "; ".join(f'{esc(t["tag"])}: {esc(t["by"])} {esc(M.when(t["at"]))}' for t in current)
+        return f'<h3>Tags</h3><div class="row">{chips}</div><div class="muted">added by {who}</div>'
 
     @param.depends("player.snapshot")
     def _tasks(self) -> pn.viewable.Viewable:
@@ -185,16 +196,16 @@ class CollaborationView(pn.viewable.Viewer):
     def __panel__(self) -> pn.viewable.Viewable:
         snap = [(self.player, ["snapshot"])]
         can = self.player.session.can
+        tags = live_html(self._tags, snap, ["tags-list"])
         if not any(can(a) for a in ("note", "tag", "task")):
             return pn.Column(live_html(self._attention_box, snap, ["attention-indicator"]),
                              html_pane('<div class="muted">Your role reads no staff notes and writes no '
-                                       "notes, tags or tasks.</div>"), html_pane("<h3>Tags</h3>"), self._tags,
+                                       "notes, tags or tasks.</div>"), tags,
                              sizing_mode="stretch_width", css_classes=["collaboration"])
         return pn.Column(
             live_html(self._attention_box, snap, ["attention-indicator"]), self._attention,
             live_html(self._message, [(self.player, ["message", "snapshot"])], ["collab-message"]),
-            html_pane("<h3>Notes</h3>"), self._note, pn.Row(self._visibility, self._add_note),
-            live_html(self._notes, snap, ["notes-list"]), self._edit_pick, self._edit_text, self._save_edit,
-            html_pane("<h3>Tags</h3>"), self._tags, pn.Row(self._tag, self._add_tag, sizing_mode="stretch_width"),
+            live_html(self._notes, snap, ["notes-list"]), self._note, pn.Row(self._visibility, self._add_note),
+            self._edit, tags, self._tag_pick, pn.Row(self._tag, self._add_tag, sizing_mode="stretch_width"),
             html_pane("<h3>Tasks</h3>"), self._task, pn.Row(self._due, self._assignee), self._add_task,
             self._tasks, sizing_mode="stretch_width", css_classes=["collaboration"])

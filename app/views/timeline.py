@@ -12,8 +12,8 @@ from app.views.common import esc, html_pane, live_html
 TYPE_TONE = {"Note": "info", "Note (edited)": "info", "Dispute": "warn", "Incident": "bad", "Exclusion": "bad",
              "Tag added": "good", "Tag removed": "", "Task created": "good", "Task completed": "good",
              "Visit": "", "Rating slip": "", "MTL": "warn", "CTR": "warn"}
-# quick day ranges, ending at the player's newest event
-QUICK_RANGES = (("7 d", 7), ("30 d", 30), ("90 d", 90), ("1 y", 365))
+# quick day ranges, ending at the player's newest event (0: whatever the date picker says)
+QUICK_RANGES = {"—": 0, "7 days": 7, "30 days": 30, "90 days": 90, "1 year": 365}
 
 
 class TimelineView(pn.viewable.Viewer):
@@ -33,11 +33,9 @@ class TimelineView(pn.viewable.Viewer):
                                                 width=230, css_classes=["timeline-days"])
         self._size = pn.widgets.Select(label="Per page", options=tl.param.page_size.objects, value=tl.page_size,
                                        width=90)
-        self._recent = [pn.widgets.Button(label=label, color="light", width=62,
-                                          css_classes=["timeline-last", f"timeline-last-{days}"])
-                        for label, days in QUICK_RANGES]
-        for button, (_label, days) in zip(self._recent, QUICK_RANGES, strict=True):
-            button.on_click(lambda _e, d=days: tl.last_days(d))
+        self._last = pn.widgets.Select(label="Last", options=QUICK_RANGES, value=0, width=90,
+                                       css_classes=["timeline-last"])
+        self._last_range: tuple | None = None  # the dates the quick range picked, while they hold
         self._clear = pn.widgets.Button(label="Clear filter", color="light", css_classes=["timeline-clear"],
                                         align="end")
         self._prev = pn.widgets.Button(label="◀ Newer", color="light", css_classes=["timeline-prev"], width=90)
@@ -46,6 +44,7 @@ class TimelineView(pn.viewable.Viewer):
         self._types.param.watch(lambda e: tl.set_groups(list(e.new)), "value")
         self._days.param.watch(self._set_days, "value")
         self._size.param.watch(lambda e: setattr(tl, "page_size", e.new), "value")
+        self._last.param.watch(self._set_last, "value")
         self._clear.on_click(lambda _e: tl.clear())
         self._prev.on_click(lambda _e: tl.previous_page())
         self._next.on_click(lambda _e: tl.next_page())
@@ -54,6 +53,11 @@ class TimelineView(pn.viewable.Viewer):
     def _set_days(self, event: param.parameterized.Event) -> None:
         start, end = event.new if event.new else (None, None)
         self.player.timeline.param.update(start=start, end=end)
+
+    def _set_last(self, event: param.parameterized.Event) -> None:
+        if event.new:
+            self.player.timeline.last_days(event.new)
+            self._last_range = (self.player.timeline.start, self.player.timeline.end)
 
     def _feed_html(self) -> str:
         """The current page as a feed: time, type, property, what happened, source and who (escaped)."""
@@ -79,6 +83,8 @@ class TimelineView(pn.viewable.Viewer):
         days = (tl.start, tl.end) if tl.start or tl.end else None
         if self._days.value != days:
             self._days.value = days
+        if self._last.value and (tl.start, tl.end) != self._last_range:  # other dates now: no quick range
+            self._last.value = 0
         self._feed.object = f'<div class="p360">{self._feed_html()}</div>'
 
     def _status(self) -> str:
@@ -98,8 +104,8 @@ class TimelineView(pn.viewable.Viewer):
         return pn.Column(
             html_pane("<h3>Timeline</h3>"),
             pn.Row(self._types, sizing_mode="stretch_width"),
-            pn.Row(self._days, self._size, self._clear),
-            pn.Row(html_pane('<span class="muted">Last</span>', sizing_mode=None, width=40, margin=(14, 4, 0, 10)), *self._recent),
+            pn.Row(self._days, self._last),
+            pn.Row(self._size, self._clear),
             pn.Row(self._prev, self._next,
                    live_html(self._status, [(self.player.timeline, ["events", "types", "start", "end", "page",
                                                                     "page_size"])], ["timeline-status"],

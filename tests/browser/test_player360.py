@@ -107,18 +107,19 @@ def test_filter_the_timeline_by_date_range(served, page):
     found = re.search(r"of ([\d,]+) events", text)
     assert found, text
     total = int(found.group(1).replace(",", ""))
-    page.locator(".timeline-last-7 button").click()
+    page.locator(".timeline-last select").select_option("7 days")
     expect(page.locator(".timeline-days input").first).to_have_value(re.compile(r"\d{4}-\d{2}-\d{2}.+\d{4}"),
                                                                       timeout=WAIT)
     expect(status).not_to_contain_text(f"of {total:,} events", timeout=WAIT)
     week = status.inner_text()
-    page.locator(".timeline-last-365 button").click()
+    page.locator(".timeline-last select").select_option("1 year")
     expect(status).not_to_have_text(week, timeout=WAIT)
     year = re.search(r"of ([\d,]+) events|No events match", status.inner_text())
     assert year is not None
     page.locator(".timeline-clear button").click()
     expect(status).to_contain_text(f"of {total:,} events", timeout=WAIT)
     expect(page.locator(".timeline-days input").first).to_have_value("", timeout=WAIT)
+    expect(page.locator(".timeline-last select")).to_have_value("—")  # no quick range once the dates go
 
 
 def test_add_a_note_shown_as_text_and_edit_it(served, page):
@@ -152,6 +153,15 @@ def test_tag_task_and_attention(served, page):
     page.locator(".add-tag button").click()
     expect(page.locator(".collab-message")).to_contain_text("Already tagged", timeout=WAIT)
     expect(page.locator(".tag-chip")).to_have_count(1)
+    # a suggested tag picked in the tag picker, then removed with its ×
+    picker = page.locator(".tag-picker")
+    picker.locator("input").click()
+    picker.locator(".choices__item--choice", has_text="do not call").click()
+    expect(page.locator(".tags-list")).to_contain_text("do not call", timeout=WAIT)
+    expect(page.locator(".tag-chip")).to_have_count(2)
+    picker.locator(".choices__item--selectable", has_text="do not call").locator("button").click()
+    expect(page.locator(".tag-chip")).to_have_count(1, timeout=WAIT)
+    expect(page.locator(".timeline-feed")).to_contain_text("Tag removed")
     # a task, created then completed
     page.locator(".task-title input").fill("Follow up next visit")
     page.locator(".add-task button").click()
