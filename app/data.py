@@ -313,9 +313,10 @@ class DataStore:
             return PlayerData(requested, survivor, False, freshness=self.freshness(s.principal))
         events = Q.player_events(s, ids, self.EVENT_LIMIT)
         known = self.tables(s.principal)
+        rows = Q.snapshot_rows(s, survivor, known)
         data = PlayerData(
             requested, survivor, True, profile, Q.player_properties(s, ids),
-            Q.snapshot_row(s, "player_metrics", survivor, known), Q.snapshot_row(s, "player_segments", survivor, known),
+            rows["player_metrics"], rows["player_segments"],
             Q.player_insights(s, survivor, known), events, events.height >= self.EVENT_LIMIT,
             self.freshness(s.principal),
         )

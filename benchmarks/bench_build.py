@@ -20,6 +20,7 @@ from pathlib import Path
 
 import polars as pl
 
+from app import queries as Q
 from metrics.segments import SpendingTiers, default_schemes, segment_all
 from pipelines.access import Access, Principal
 from pipelines.build import build
@@ -85,14 +86,11 @@ def one_more_day(store: Store, root: Path, day: datetime = END + timedelta(days=
 
 def scoped_360(acc: Access, player_id: str, limit: int = 200) -> dict:
     """The one-player 360 read as the app makes it, through the access layer's scoped relations:
-    survivor id, newest metrics and segments rows, last ``limit`` current events."""
+    survivor id, newest metrics and segments rows (`app.queries.snapshot_rows`), last ``limit``
+    current events."""
     survivor = acc.sql("SELECT coalesce((SELECT survivor_id FROM s_aliases() WHERE merged_id = ?), ?) AS id",
                        [player_id, player_id])["id"][0]
-    newest = acc.sql("SELECT max(as_of) AS d FROM builds WHERE status = 'done'")["d"][0]
-    out: dict = {"player_id": survivor}
-    for table in ("player_metrics", "player_segments"):
-        rows = acc.sql(f"SELECT * FROM s_derived('{table}') WHERE as_of = ? AND player_id = ?", [newest, survivor])
-        out[table] = rows.row(0, named=True) if rows.height else None
+    out: dict = {"player_id": survivor, **Q.snapshot_rows(acc, survivor)}  # the player card when it is current
     out["events"] = acc.sql("SELECT * FROM s_events() WHERE player_id = ? ORDER BY ts DESC, seq DESC LIMIT ?",
                             [survivor, limit])
     return out

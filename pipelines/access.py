@@ -38,8 +38,9 @@ from pipelines.store import Store
 
 _PROTECTED = re.compile(r"\b(FROM|JOIN)\s+(" + "|".join(S.PROTECTED) + r")\b(?!\s*\()", re.IGNORECASE)
 _DERIVED_ARG = re.compile(r"\bs_derived\s*\(\s*([^)]*)\)", re.IGNORECASE)
-# per-player tables s_derived may read: the build's snapshots and those later stages register
-DERIVED_TABLES: set[str] = set(S.DERIVED)
+# per-player tables s_derived may read: the build's snapshots, the player cards (the newest
+# snapshot's metrics and segments rows packed, see pipelines.cards) and those later stages register
+DERIVED_TABLES: set[str] = {*S.DERIVED, S.PLAYER_CARDS}
 
 
 def register_derived(table: str) -> None:

@@ -136,8 +136,13 @@ def build(store: Store, as_of: date | None = None, *, actor: str, role: str = "e
     say("writing snapshots")
     with store.build_session():  # writes: DuckDB's usual pool (compressing 1M-row snapshots needs it)
         with store.transaction():
-            store.write_snapshot("player_metrics", wide.with_columns(stamp), as_of)
-            store.write_snapshot("player_segments", segments.with_columns(stamp), as_of)
+            carded = {"player_metrics": wide.with_columns(stamp), "player_segments": segments.with_columns(stamp)}
+            for table, frame in carded.items():
+                store.write_snapshot(table, frame, as_of)
+            say("packing player cards")
+            if not store.write_cards(carded, as_of, build_id):  # one-player reads: see pipelines.cards
+                say("player cards kept or dropped: a newer day's cards stay; rows they cannot pack leave none")
+            del carded
             store.write_snapshot("player_insights", found.with_columns(stamp), as_of)
             store.write_snapshot("player_clv", clv.with_columns(stamp), as_of)
             if churn is not None:

@@ -24,6 +24,8 @@ AUDIT_LOG = "audit_log"
 SETTINGS = "settings"
 EVENT_STATS = "event_stats"
 BATCH_VISIBLE_SEQ = "batch_visible_seq"
+PLAYER_CARDS = "player_cards"  # see migration 13
+PLAYER_CARD_LAYOUT = "player_card_layout"
 # Derived snapshot tables: recomputable from events, one set of rows per as_of. Their columns follow
 # the metric catalog, so the store adds new columns as the catalog grows instead of a migration.
 DERIVED = ("player_metrics", "player_segments", "player_insights", "player_clv", "player_churn_model")
@@ -321,7 +323,7 @@ def scoped_macros(*, all_properties: bool = False, scope: tuple[str, ...] = (), 
 # relations a scoped read may not name directly (the access layer's guard)
 PROTECTED = (EVENTS, EVENTS_CURRENT, PLAYERS, PLAYER_PROPERTIES, PLAYER_ALIASES, PLAYER_MERGES,
              REJECTED_ROWS, USERS, AUDIT_LOG, SETTINGS, INGEST_BATCHES, EVENT_STATS, *DERIVED,
-             schema_rewards.REWARD_RUN_MEMBERS)
+             schema_rewards.REWARD_RUN_MEMBERS, PLAYER_CARDS)
 
 # An ingest commits chunk by chunk (memory stays bounded by the chunk, not the file) with its
 # batch 'running'; readers see a batch's events only once it is 'committed'. A stale 'running'
@@ -422,6 +424,21 @@ _V12 = [
     f"ALTER TABLE {BUILDS} ADD COLUMN running_batches VARCHAR[]",
 ]
 
+# Player cards (pipelines.cards): the newest build's metrics and segments row of each player packed
+# into one BLOB per table, for one-player reads; the build replaces them whole (`Store.write_cards`),
+# with the packing of the rows (column names, kinds, string dictionaries) in PLAYER_CARD_LAYOUT.
+# Uncompressed: packed rows do not compress by column, and compressing 1M of them would only cost time.
+CARD_TABLES = ("player_metrics", "player_segments")
+PLAYER_CARDS_DDL = (f"CREATE TABLE {PLAYER_CARDS} (player_id VARCHAR NOT NULL, "
+                    + ", ".join(f"{t} BLOB USING COMPRESSION uncompressed" for t in CARD_TABLES) + ")")
+PLAYER_CARDS_INDEX = f"CREATE INDEX {PLAYER_CARDS}_player ON {PLAYER_CARDS} (player_id)"
+_V13 = [
+    PLAYER_CARDS_DDL,
+    PLAYER_CARDS_INDEX,
+    f"""CREATE TABLE {PLAYER_CARD_LAYOUT} (as_of DATE NOT NULL, build_id VARCHAR NOT NULL,
+        layout JSON NOT NULL, written_at TIMESTAMP NOT NULL)""",
+]
+
 # (version, description, statements). Append new versions; never edit a released one.
 MIGRATIONS_LIST: list[tuple[int, str, list[str]]] = [
     (1, "events, player master, merges, batches, rejected rows", _V1),
@@ -435,4 +452,5 @@ MIGRATIONS_LIST: list[tuple[int, str, list[str]]] = [
     (10, "events_current in two branches (merged ids apart) so player filters reach the events scan", _V10),
     (11, "event counts and data clocks per property, summarised by sequence number", _V11),
     (12, "batches numbered as they become visible; builds record the batches they saw", _V12),
+    (13, "player cards: the newest metrics and segments row of each player packed for one-player reads", _V13),
 ]

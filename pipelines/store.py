@@ -16,6 +16,7 @@ import polars as pl
 
 from pipelines import schema as S
 from pipelines.errors import UserError
+from pipelines.store_cards import PlayerCards
 from pipelines.store_derived import DerivedStore
 from pipelines.store_ingest import IngestWrites
 from pipelines.store_layout import PointReads
@@ -47,13 +48,14 @@ def _sql_type(dtype: pl.DataType) -> str:
     raise ValueError(f"no DuckDB type for staging dtype {dtype}")
 
 
-class Store(IngestWrites, DerivedStore, EventStats, PointReads):
+class Store(IngestWrites, DerivedStore, EventStats, PlayerCards, PointReads):
     """A connection to one player360 DuckDB file, migrated to the newest schema on open.
 
     A read-write open also clears what an interrupted ingest left behind (`recover_batches`). The
     ingest's and the derived build's writes live in ``pipelines.store_ingest`` and
     ``pipelines.store_derived``, the storage layout for one-player reads (compaction, the 360 read)
-    in ``pipelines.store_layout`` (mixins over this connection; none imports duckdb).
+    in ``pipelines.store_layout`` and the player cards in ``pipelines.store_cards`` (mixins over this
+    connection; none imports duckdb).
     """
 
     def __init__(self, path: Path | str | None = None, *, read_only: bool = False):

@@ -17,7 +17,8 @@ import polars as pl
 
 from pipelines import schema as S
 
-__all__ = ["MAX_SORTED_RUNS", "SORTED_EVENTS_KEY", "SORT_PROPERTIES_TAIL", "SORT_TAIL_ROWS", "PointReads"]
+__all__ = ["MAX_SORTED_RUNS", "SORTED_EVENTS_KEY", "SORT_PROPERTIES_TAIL", "SORT_TAIL_ROWS", "WHOLE_TIMELINE",
+           "PointReads"]
 
 SORTED_EVENTS_KEY = "events_sorted"  # settings: {"seq": newest seq in the sorted runs, "runs": how many}
 # One more sorted run per this many appended events; a full compaction past this many runs. Each run
@@ -26,6 +27,7 @@ SORTED_EVENTS_KEY = "events_sorted"  # settings: {"seq": newest seq in the sorte
 SORT_TAIL_ROWS = 250_000
 MAX_SORTED_RUNS = 8
 SORT_PROPERTIES_TAIL = 20_000  # player_properties: rewritten whole (small) past this unsorted tail
+WHOLE_TIMELINE = 2_000  # a one-player read takes all of a player's events in one scan up to this many
 
 
 # DuckDB result types of the events table and their Polars types (as DuckDB's Arrow export gives them)
@@ -156,39 +158,74 @@ class PointReads:
             self.con.execute(sql)
         return after
 
+    def card(self, player_id: str, as_of: Any) -> dict[str, Any] | None:  # implemented by PlayerCards
+        raise NotImplementedError
+
     def player_360(self, player_id: str, limit: int = 200) -> dict[str, Any]:
         """One player's newest metrics row, segments row and last `limit` events (merges resolved).
 
-        Point reads that DuckDB prunes to a row group or two: the snapshot of the newest build by a
-        constant as_of (each snapshot is written sorted by player), the events by an equality or
-        IN-list on the stored player id (kept sorted by `keep_sorted`). Hidden batches and the
-        player's corrected versions are looked up first and passed as lists: as subqueries they
-        would cost a join per read (3x the time of the events read itself).
+        Point reads, each a few tenths of a millisecond but the events: the survivor and merged ids
+        in one lookup; the rows from the player's card (``pipelines.cards``: one BLOB per table found
+        by an index, where the 136 columns of the two snapshot rows cost DuckDB about 9 ms) when the
+        cards are of the newest build's as_of, else from the snapshots by a constant as_of (each
+        written sorted by player: one row group); the events by an IN-list on the stored player id
+        (kept sorted by `keep_sorted`). Hidden batches and the player's corrected versions are passed
+        as lists: as subqueries they would cost a join per read (3x the events read itself). A
+        query per value, not one query of scalar subqueries: DuckDB plans those slower than it runs
+        the separate queries. See `_newest_events` for the events.
         """
-        survivor = self.resolve_player(player_id)
-        out: dict[str, Any] = {"player_id": survivor}
+        links = self.con.execute(f"SELECT survivor_id, merged_id FROM {S.PLAYER_ALIASES} "
+                                 "WHERE merged_id = ? OR survivor_id = ?", [player_id, player_id]).fetchall()
+        survivor = next((s for s, m in links if m == player_id), player_id)
+        if survivor == player_id:
+            merged = [m for s, m in links if s == survivor]
+        else:  # a merged id: its survivor's other merged ids too
+            merged = [r[0] for r in self.con.execute(
+                f"SELECT merged_id FROM {S.PLAYER_ALIASES} WHERE survivor_id = ?", [survivor]).fetchall()]
         newest = self.con.execute(f"SELECT max(as_of) FROM {S.BUILDS} WHERE status = 'done'").fetchall()[0][0]
-        for table in ("player_metrics", "player_segments"):
-            row = None
-            if newest is not None:  # a finished build wrote every derived table of its as_of
+        hidden = [r[0] for r in self.con.execute(S.HIDDEN_BATCHES).fetchall()]
+        out: dict[str, Any] = {"player_id": survivor}
+        card = self.card(survivor, newest) if newest is not None else None
+        for table in S.CARD_TABLES:
+            row = card.get(table) if card is not None else None
+            if row is None and newest is not None:  # a finished build wrote every derived table of its as_of
                 row = self._row(f"SELECT * FROM {table} WHERE as_of = ? AND player_id = ?", [newest, survivor])
             if row is None and self._exists(table):  # not in the newest snapshot: the player's newest row
                 row = self._row(f"SELECT * FROM {table} WHERE player_id = ? ORDER BY as_of DESC LIMIT 1", [survivor])
             out[table] = row
-        every = [survivor, *[r[0] for r in self.con.execute(
-            f"SELECT merged_id FROM {S.PLAYER_ALIASES} WHERE survivor_id = ?", [survivor]).fetchall()]]
-        mine = f"player_id IN ({', '.join('?' * len(every))})"
-        hidden = [r[0] for r in self.con.execute(S.HIDDEN_BATCHES).fetchall()]
-        corrected = [r[0] for r in self.con.execute(
-            f"SELECT corrects_event_id FROM {S.EVENTS} WHERE {mine} AND corrects_event_id IS NOT NULL "
-            "AND NOT list_contains(?::VARCHAR[], batch_id)", [*every, hidden]).fetchall()]
-        out["events"] = self._frame(
-            f"""SELECT * FROM {S.EVENTS} WHERE {mine} AND NOT list_contains(?::VARCHAR[], batch_id)
-                AND NOT list_contains(?::VARCHAR[], event_id)
-            ORDER BY ts DESC, seq DESC LIMIT ?""",
-            [*every, hidden, corrected, limit],
-        )
+        out["events"] = self._newest_events([survivor, *merged], hidden, limit)
         return out
+
+    def _newest_events(self, ids: list[str], hidden: list[str], limit: int) -> pl.DataFrame:
+        """The newest ``limit`` current events of some player ids (batches in ``hidden`` left out,
+        versions a correction superseded too), newest first.
+
+        Most players have a few dozen events: one scan reads all of them, and the superseded
+        versions and the order are settled here (2.3 ms at 20M events, where a query for the
+        corrected ids and one for the ordered newest rows, each scanning the player's row groups,
+        take 4). A player with more than ``WHOLE_TIMELINE`` events takes those two queries instead.
+        """
+        mine = f"player_id IN ({', '.join('?' * len(ids))})"
+        visible = "NOT list_contains(?::VARCHAR[], batch_id)"
+        cursor = self.con.execute(f"SELECT * FROM {S.EVENTS} WHERE {mine} AND {visible} LIMIT ?",
+                                  [*ids, hidden, WHOLE_TIMELINE + 1])
+        rows = cursor.fetchall()
+        names = [d[0] for d in cursor.description]
+        types = {d[0]: _POLARS.get(str(d[1])) for d in cursor.description}
+        if len(rows) <= WHOLE_TIMELINE and all(t is not None for t in types.values()):
+            at = {name: k for k, name in enumerate(names)}
+            eid, corrects, ts, seq = at["event_id"], at["corrects_event_id"], at["ts"], at["seq"]
+            gone = {r[corrects] for r in rows if r[corrects] is not None}
+            rows = sorted((r for r in rows if r[eid] not in gone), key=lambda r: (r[ts], r[seq]), reverse=True)
+            return pl.DataFrame(rows[:limit], schema=types, orient="row")
+        corrected = [r[0] for r in self.con.execute(
+            f"SELECT corrects_event_id FROM {S.EVENTS} WHERE {mine} AND corrects_event_id IS NOT NULL AND {visible}",
+            [*ids, hidden]).fetchall()]
+        return self._frame(
+            f"""SELECT * FROM {S.EVENTS} WHERE {mine} AND {visible} AND NOT list_contains(?::VARCHAR[], event_id)
+            ORDER BY ts DESC, seq DESC LIMIT ?""",
+            [*ids, hidden, corrected, limit],
+        )
 
     def _frame(self, query: str, params: list[Any]) -> pl.DataFrame:
         """A small result as a Polars frame built from its rows: for a few hundred rows half the

@@ -20,6 +20,7 @@ from pipelines.generate import generate
 from pipelines.ingest import ingest_file
 from pipelines.store import Store
 from tests.conftest import PLAYERS
+from tests.test_cards import assert_cards_mirror
 
 TABLES = ("player_metrics", "player_segments", "player_insights", "player_clv", "player_churn_model")
 START = datetime(2025, 1, 1)
@@ -128,6 +129,8 @@ def _assert_same(a: Store, b: Store, as_of: date) -> None:
                 assert gap.all(), (table, name, x.filter(~gap)["player_id"].to_list())
             else:
                 assert left.equals(right), (table, name)
+    for store in (a, b):  # each store's player cards are exactly its newest snapshot's rows
+        assert_cards_mirror(store)
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
