@@ -195,12 +195,13 @@ class DataStore:
 
     # -- cache -----------------------------------------------------------------------------------------
     def cached(self, who: Principal, key: tuple, fn: Callable[[Access], T], ttl: float | None = None,
-               per_scope: bool = False) -> T:
+               per_scope: bool = False, apart: bool = False) -> T:
         """`fn(access)` for the principal `who`, cached under `key` and who's scope for `ttl` seconds
         (default: the data store's ttl). Every read of the app goes through here: `fn` only ever
         gets the principal's `Access`, never the store. `per_scope`: the answer depends on the
         property scope only (no personal fields, notes or compliance entries), so every user with
-        that scope shares it."""
+        that scope shares it. `apart`: a slow read (seconds), run on a connection of its own outside
+        the store's lock, so that other sessions' reads (a player page) do not wait for it."""
         ttl = self.ttl if ttl is None else ttl
         whose = ("scope", who.properties, bool(who.policy.pages)) if per_scope else who.key
         key = (key[0], whose, *key[1:])
@@ -209,13 +210,26 @@ class DataStore:
             hit = self._cache.get(key)
             if hit and now - hit[0] < ttl:
                 return hit[1]
+            if not apart:
+                with self.store() as store:
+                    value = fn(Access(store, who))
+                return self._keep(key, now, value)
             with self.store() as store:
-                value = fn(Access(store, who))
-            self._cache[key] = (now, value)
-            if len(self._cache) > 512:  # drop the oldest entries
-                for old in sorted(self._cache, key=lambda k: self._cache[k][0])[:128]:
-                    del self._cache[old]
-            return value
+                reader = store.cursor()
+        try:
+            value = fn(Access(reader, who))
+        finally:
+            reader.close()
+        with self._lock:
+            return self._keep(key, now, value)
+
+    def _keep(self, key: tuple, at: float, value: T) -> T:
+        """Cache a value (under the lock)."""
+        self._cache[key] = (at, value)
+        if len(self._cache) > 512:  # drop the oldest entries
+            for old in sorted(self._cache, key=lambda k: self._cache[k][0])[:128]:
+                del self._cache[old]
+        return value
 
     # reads an app write (note, tag, task: an event of source 'app') can change; KPIs, open visits,
     # search results and the data clock read ingested events only and stay cached
@@ -277,7 +291,7 @@ class DataStore:
             trend = Q.kpi_buckets(s, start, days, buckets).with_columns(
                 (pl.lit(start) + pl.duration(days=pl.col("bucket") * days)).alias("start"))
             return M.Kpis(end, days, trend, Q.at_risk_by_snapshot(s))
-        return self.cached(who, ("kpis", days, buckets), read, self.aggregate_ttl, per_scope=True)
+        return self.cached(who, ("kpis", days, buckets), read, self.aggregate_ttl, per_scope=True, apart=True)
 
     def warm(self, periods: tuple[int, ...] = (30, 7, 90)) -> threading.Thread:
         """Compute the every-property KPI strips in a background thread (each scans a year or more
@@ -349,7 +363,7 @@ class DataStore:
         """The shift report of a property and window, shared by every view that shows it (empty
         for a property outside who's scope)."""
         return self.cached(who, ("shift", property_id, start, end),
-                           lambda s: self._read_shift(s, property_id, start, end), self.aggregate_ttl)
+                           lambda s: self._read_shift(s, property_id, start, end), self.aggregate_ttl, apart=True)
 
     def _read_shift(self, s: Access, property_id: str, start: datetime, end: datetime) -> M.ShiftSnapshot:
         visits = Q.visits_overlapping(s, property_id, start, end)

@@ -89,6 +89,16 @@ class Store(IngestWrites, DerivedStore, EventStats, PlayerCards, PointReads):
         """Close the connection."""
         self.con.close()
 
+    def cursor(self) -> Store:
+        """A read-only second connection to this open database, with its own transaction and scoped
+        macros: DuckDB runs the queries of different connections in parallel, so a long read on it
+        (a shift report's scan) does not hold up the short reads of this one. Close it after use."""
+        other = object.__new__(type(self))
+        other.path, other.read_only, other.con, other._scope_key = self.path, True, self.con.cursor(), None
+        if other._exists(S.AUDIT_LOG):
+            other.scoped({})  # as a new connection: macros that match nothing until scoped
+        return other
+
     def __enter__(self) -> Store:
         return self
 

@@ -127,3 +127,33 @@ def test_a_write_keeps_aggregates_that_it_cannot_change(data):
     assert data.shift_snapshot(WHO, "P01", *shift_window(kpis.end.date(), "swing")) is not shift_before
     data.invalidate()
     assert data.kpis(WHO, 30) is not kpis
+
+
+def test_a_slow_read_apart_does_not_hold_up_other_reads(data):
+    """A read `apart` (the shift report's scan) runs on its own connection outside the store's lock:
+    another read completes while it is still running, and both get their own answers."""
+    import threading
+
+    from pipelines.access import Principal
+
+    pid = data.search(WHO, "PL00000", 1)["player_id"][0]
+    other_done = threading.Event()
+
+    def slow(s: Access) -> int:
+        # waits for the other read: if that read needed the lock, it could only time out here
+        assert other_done.wait(30), "a read waited for the slow one"
+        return int(s.sql("SELECT count(*) AS n FROM s_events()")["n"][0])
+
+    result = {}
+    worker = threading.Thread(target=lambda: result.update(n=data.cached(WHO, ("slow",), slow, 60, apart=True)))
+    worker.start()
+    assert data.player(WHO, pid).found
+    other_done.set()
+    worker.join(30)
+    assert result["n"] > 0 and data.cached(WHO, ("slow",), slow, 60, apart=True) == result["n"]  # cached
+    # the second connection is scoped as the first would be: a host of P01 sees what it sees there
+    host = Principal("hank", "host", ("P01",))
+    scoped = data.cached(host, ("slow",), slow, 60, apart=True)
+    with data.store() as store:
+        expected = Access(store, host).sql("SELECT count(*) AS n FROM s_events()")["n"][0]
+    assert 0 < scoped == expected < result["n"]
