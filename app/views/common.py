@@ -185,10 +185,10 @@ def live_html_async(render: Callable[[], str], watch: Sequence[tuple[param.Param
 
 
 def deferred(make: Callable[[], Any], css_classes: Sequence[str] = (), **kwargs: Any) -> pn.Column:
-    """A secondary part of a page (e.g. the collaboration column, the charts) built on the session's
-    next tick instead of while the page's document is made. A new session's HTML goes out first and
-    the part is built while the browser loads the scripts, before it pulls the document: the server's
-    work and the browser's overlap. Outside a server it is built at once."""
+    """A part of a page (the player page's body) built on the session's next tick instead of while
+    the page's document is made. A new session's HTML goes out first and the part is built while the
+    browser loads the scripts, before it pulls the document: the server's work and the browser's
+    overlap. Outside a server it is built at once."""
     kwargs.setdefault("sizing_mode", "stretch_width")
     holder = pn.Column(css_classes=list(css_classes), **kwargs)
     doc = pn.state.curdoc
