@@ -81,9 +81,13 @@ class Store(IngestWrites, DerivedStore, EventStats, PlayerCards, PointReads):
         if not read_only:
             self.migrate()
             self.recover_batches()
+        self._unscoped()
+
+    def _unscoped(self) -> None:
+        """Give a new connection the scoped macros that match nothing (until `scoped` sets a scope)."""
         self._scope_key: str | None = None
         if self._exists(S.AUDIT_LOG):
-            self.scoped({})  # the macros a connection starts with match nothing
+            self.scoped({})
 
     def close(self) -> None:
         """Close the connection."""
@@ -94,9 +98,8 @@ class Store(IngestWrites, DerivedStore, EventStats, PlayerCards, PointReads):
         macros: DuckDB runs the queries of different connections in parallel, so a long read on it
         (a shift report's scan) does not hold up the short reads of this one. Close it after use."""
         other = object.__new__(type(self))
-        other.path, other.read_only, other.con, other._scope_key = self.path, True, self.con.cursor(), None
-        if other._exists(S.AUDIT_LOG):
-            other.scoped({})  # as a new connection: macros that match nothing until scoped
+        other.path, other.read_only, other.con = self.path, True, self.con.cursor()
+        other._unscoped()
         return other
 
     def __enter__(self) -> Store:
