@@ -76,6 +76,12 @@ def run_ours(path: Path, db: Path) -> dict:
             "replay_peak_mb": _peak_mb()}
 
 
+def _reader(path: Path) -> str:
+    """DuckDB's table function reading the file (CSV as text, as our ingest reads it)."""
+    quoted = str(path).replace("'", "''")
+    return f"read_parquet('{quoted}')" if path.suffix == ".parquet" else f"read_csv('{quoted}', all_varchar=true)"
+
+
 def run_duckdb(path: Path, db: Path) -> dict:
     """Hand-written SQL: typed load with TRY_CAST validation, md5 keys and an anti-join insert."""
     import duckdb
@@ -85,8 +91,7 @@ def run_duckdb(path: Path, db: Path) -> dict:
                 "game VARCHAR, avg_bet DOUBLE, minutes DOUBLE, theo DOUBLE, source_ref VARCHAR)")
     con.execute("CREATE TABLE rejected (row_number BIGINT, reason VARCHAR)")
     con.execute("CREATE TABLE players AS SELECT player_id FROM read_parquet(?)", [str(BENCH / "players.parquet")])
-    quoted = str(path).replace("'", "''")
-    reader = f"read_parquet('{quoted}')" if path.suffix == ".parquet" else f"read_csv('{quoted}', all_varchar=true)"
+    reader = _reader(path)
     sql = f"""
         CREATE OR REPLACE TEMP TABLE typed AS
         SELECT row_number() OVER () AS r, slip_id, player_id, property_id,
@@ -145,8 +150,7 @@ def run_floor(path: Path, db: Path) -> dict:
     import duckdb
 
     con = duckdb.connect(str(db))
-    quoted = str(path).replace("'", "''")
-    reader = f"read_parquet('{quoted}')" if path.suffix == ".parquet" else f"read_csv('{quoted}', all_varchar=true)"
+    reader = _reader(path)
     t, cpu = time.perf_counter(), _cpu()
     con.execute(f"CREATE TABLE ev AS SELECT * FROM {reader}")
     con.execute("CHECKPOINT")
