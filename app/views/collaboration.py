@@ -49,7 +49,7 @@ class CollaborationView(pn.viewable.Viewer):
         self._attention = pn.widgets.Button(label="Flag: attention needed", color="warning",
                                             css_classes=["attention-toggle"])
 
-        self._last: dict[str, tuple] = {}  # what the task list shows now
+        self._tasks_shown: tuple | None = None  # the tasks the list shows now (None: none rendered yet)
         self._add_note.on_click(self._on_add_note)
         self._save_edit.on_click(self._on_save_edit)
         self._edit_pick.param.watch(self._on_pick, "value")
@@ -169,9 +169,9 @@ class CollaborationView(pn.viewable.Viewer):
     def _tasks(self) -> pn.viewable.Viewable:
         tasks = self.player.tasks()
         key = tuple(tuple(t.values()) for t in tasks)
-        if key == self._last.get("tasks"):
+        if key == self._tasks_shown:
             raise param.Skip  # same tasks as shown: keep the widgets
-        self._last["tasks"] = key
+        self._tasks_shown = key
         if not tasks:
             return html_pane('<div class="empty">No tasks yet.</div>', ["tasks-list"])
         today = date.today()
