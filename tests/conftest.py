@@ -1,4 +1,4 @@
-"""Shared fixtures: a fresh store per test and small raw files written on the fly."""
+"""Shared fixtures: a fresh store per test, small raw files written on the fly, and demo stores."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from pipelines.store import Store
+from tests.demo import ingest_demo
 
 PLAYERS = [
     {"player_id": "PL1", "first_name": "Ann", "last_name": "Lee", "date_of_birth": "1980-01-02",
@@ -53,6 +54,22 @@ def loaded(store: Store, players_csv: Path) -> Store:
 
     ingest_file(store, "players", players_csv, actor="tester")
     return store
+
+
+@pytest.fixture
+def demo_store(store: Store, demo_files: dict[str, Path]) -> Store:
+    """The fresh store with the module's demo files ingested (the module declares `demo_files` with
+    tests.demo.demo_files_fixture: its own size and seed)."""
+    return ingest_demo(store, demo_files)
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory) -> Path:
+    """One built demo store (300 players, tests.app.demo_store) for the session: read it, or copy it
+    (copy_store) before writing."""
+    from tests.app.demo_store import make_demo_store  # imports the app's state: only when asked for
+
+    return make_demo_store(tmp_path_factory.mktemp("demo-db"))
 
 
 def txn(i: int, player: str = "PL1", amount: str = "100", ts: str = "2025-01-01 10:00:00",

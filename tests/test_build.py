@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 import polars as pl
 import pytest
 
 from metrics.segments import SpendingTiers
 from pipelines.build import build
-from pipelines.cli import DEMO_ORDER
 from pipelines.errors import UserError
-from pipelines.generate import generate
 from pipelines.ingest import ingest_file
 from tests.conftest import txn
+from tests.demo import END, demo_files_fixture
 
-END = datetime(2026, 1, 1, 20)
-
-
-@pytest.fixture(scope="module")
-def demo_files(tmp_path_factory):
-    return generate(tmp_path_factory.mktemp("demo"), players=400, days=200, seed=5, end=END)
-
-
-@pytest.fixture
-def demo_store(store, demo_files):
-    for source in DEMO_ORDER:
-        ingest_file(store, source, demo_files[source])
-    return store
+demo_files = demo_files_fixture(players=400, days=200, seed=5)
 
 
 def test_build_writes_one_row_per_player_per_table(demo_store):

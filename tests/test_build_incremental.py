@@ -15,11 +15,10 @@ from hypothesis import strategies as st
 
 import pipelines.build_compute as compute
 from pipelines.build import build
-from pipelines.cli import DEMO_ORDER
-from pipelines.generate import generate
 from pipelines.ingest import ingest_file
 from pipelines.store import Store
 from tests.conftest import PLAYERS
+from tests.demo import demo_files_fixture, ingest_demo
 from tests.test_cards import assert_cards_mirror
 
 TABLES = ("player_metrics", "player_segments", "player_insights", "player_clv", "player_churn_model")
@@ -166,9 +165,7 @@ def _incremental_equals_full(s):
         b.close()
 
 
-@pytest.fixture(scope="module")
-def demo_files(tmp_path_factory):
-    return generate(tmp_path_factory.mktemp("demo"), players=1500, days=400, seed=3, end=datetime(2026, 1, 1, 20))
+demo_files = demo_files_fixture(players=1500, days=400, seed=3)
 
 
 def test_daily_incremental_builds_with_refitted_models_equal_a_full_build(demo_files, tmp_path):
@@ -176,10 +173,7 @@ def test_daily_incremental_builds_with_refitted_models_equal_a_full_build(demo_f
     CLV and churn scores included."""
     stores = []
     for name in ("a", "b"):
-        store = Store(tmp_path / f"{name}.duckdb")
-        for source in DEMO_ORDER:
-            ingest_file(store, source, demo_files[source])
-        stores.append(store)
+        stores.append(ingest_demo(Store(tmp_path / f"{name}.duckdb"), demo_files))
     a, b = stores
     first = build(a, date(2025, 12, 20), actor="t")
     assert first.mode == "full"

@@ -15,12 +15,8 @@ from hypothesis import strategies as st
 from pipelines import cards
 from pipelines.access import AccessDenied, check_query
 from pipelines.build import build
-from pipelines.cli import DEMO_ORDER
-from pipelines.generate import generate
-from pipelines.ingest import ingest_file
 from pipelines.store import Store
-
-END = datetime(2026, 1, 1, 20)
+from tests.demo import demo_files_fixture
 
 
 def same_row(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
@@ -115,16 +111,7 @@ def test_columns_the_card_cannot_pack_mean_no_layout():
     assert cards.layout(many.rename({"s": "player_id"})) is not None
 
 
-@pytest.fixture(scope="module")
-def demo_files(tmp_path_factory):
-    return generate(tmp_path_factory.mktemp("demo"), players=300, days=200, seed=7, end=END)
-
-
-@pytest.fixture
-def demo_store(store, demo_files):
-    for source in DEMO_ORDER:
-        ingest_file(store, source, demo_files[source])
-    return store
+demo_files = demo_files_fixture(players=300, days=200, seed=7)
 
 
 def _from_tables(store: Store, player_id: str, as_of: date) -> dict[str, Any]:

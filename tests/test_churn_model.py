@@ -17,11 +17,8 @@ from metrics.churn_model import (
     train_churn_model,
 )
 from pipelines.derived.churn_training import churn_dataset, evaluate_over_time, score_churn
-from pipelines.generate import generate
-from pipelines.ingest import ingest_file
-from pipelines.store import Store
+from tests.demo import END, demo_frames
 
-END = datetime(2026, 1, 1, 20)
 HORIZON = 60
 T0 = datetime(2025, 11, 2)  # labels of T0 run to 2026-01-01, the last day of the data
 TRAIN_AT = T0 - timedelta(days=HORIZON)
@@ -30,12 +27,7 @@ TRAIN_AT = T0 - timedelta(days=HORIZON)
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """(events, players) of 1,500 generated players over 400 days, as the store serves them."""
-    root = tmp_path_factory.mktemp("churn")
-    files = generate(root / "files", players=1500, days=400, seed=3, end=END)
-    with Store(root / "x.duckdb") as store:
-        for source, path in files.items():
-            ingest_file(store, source, path)
-        return store.events_frame().collect().lazy(), store.players_frame().collect().lazy()
+    return demo_frames(tmp_path_factory.mktemp("churn"), players=1500, days=400, seed=3)
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,7 @@ import json
 import subprocess
 import sys
 
-import pytest
-
-from tests.app.demo_store import END, copy_store, make_demo_store
+from tests.app.demo_store import END, copy_store
 from tests.test_reward_rules import SEED_RULE
 
 AT = (END.replace(hour=21)).strftime("%Y-%m-%dT%H:%M:%S")
@@ -17,11 +15,6 @@ AT = (END.replace(hour=21)).strftime("%Y-%m-%dT%H:%M:%S")
 def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "pipelines.cli", "rules", *args], capture_output=True, text=True,
                           timeout=180)
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    return make_demo_store(tmp_path_factory.mktemp("cli-rules"))
 
 
 def test_validate_names_file_and_fields_without_a_traceback(tmp_path):
@@ -39,8 +32,8 @@ def test_validate_names_file_and_fields_without_a_traceback(tmp_path):
     assert run("validate", str(tmp_path / "missing.json")).stderr.startswith("error: ")
 
 
-def test_add_list_simulate_issue_roi(demo, tmp_path):
-    db = str(copy_store(demo, tmp_path / "p360.duckdb"))
+def test_add_list_simulate_issue_roi(demo_db, tmp_path):
+    db = str(copy_store(demo_db, tmp_path / "p360.duckdb"))
     rule = tmp_path / "wide.toml"
     rule.write_text('rule_id = "WIDE"\npriority = 3\nprofit_check = "report"\n[conditions]\nvisits_total_min = 1\n'
                     '[reward]\ntype = "COMP"\nformula = "10"\nmax_amount = 10\n')

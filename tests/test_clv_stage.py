@@ -19,11 +19,8 @@ from pipelines.derived.clv import (
     score_clv,
     trips,
 )
-from pipelines.generate import generate
-from pipelines.ingest import ingest_file
-from pipelines.store import Store
+from tests.demo import demo_frames
 
-END = datetime(2026, 1, 1, 20)
 AS_OF = datetime(2026, 1, 2)  # the build's cutoff for as_of 2026-01-01: the whole day counts
 EVENT_SCHEMA = {"player_id": pl.String, "ts": pl.Datetime("us"), "event_type": pl.String,
                 "theo": pl.Float64, "amount": pl.Float64}
@@ -33,12 +30,8 @@ SCORES = ("p_alive", "expected_trips_52w", "expected_value_per_trip", "expected_
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> pl.LazyFrame:
     """Events of 1,500 generated players over 400 days, as the store serves them."""
-    root = tmp_path_factory.mktemp("clv")
-    files = generate(root / "files", players=1500, days=400, seed=11, end=END)
-    with Store(root / "x.duckdb") as store:
-        for source, path in files.items():
-            ingest_file(store, source, path)
-        return store.events_frame().collect().lazy()
+    events, _ = demo_frames(tmp_path_factory.mktemp("clv"), players=1500, days=400, seed=11)
+    return events
 
 
 @pytest.fixture(scope="module")

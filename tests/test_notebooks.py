@@ -28,15 +28,15 @@ def test_committed_without_outputs_and_opening_with_who_it_is_for(path):
 
 
 @pytest.fixture(scope="module")
-def notebook_store(tmp_path_factory) -> Path:
-    """A built demo store with two snapshots (so the migration section has something to compare) and
+def notebook_store(demo_db, tmp_path_factory) -> Path:
+    """The built demo store with two snapshots (so the migration section has something to compare) and
     the demo users (the notebooks read as a user of the store, through the access layer)."""
     from pipelines.store import Store
     from pipelines.users import add_demo_users
-    from tests.app.demo_store import make_demo_store
+    from tests.app.demo_store import copy_store
     from tests.app.segment_store import add_earlier_snapshot
 
-    db = make_demo_store(tmp_path_factory.mktemp("notebooks"))
+    db = copy_store(demo_db, tmp_path_factory.mktemp("notebooks") / "demo.duckdb")
     add_earlier_snapshot(db, days=60)
     with Store(db) as store:
         add_demo_users(store)

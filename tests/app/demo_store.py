@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import shutil
-from datetime import datetime
 from pathlib import Path
 
 from app.state.session import Session
 from pipelines.access import Principal
 from pipelines.build import build
-from pipelines.cli import DEMO_ORDER
-from pipelines.generate import generate
-from pipelines.ingest import ingest_file
 from pipelines.store import Store
+from tests.demo import END, generate_demo, ingest_demo
 
-END = datetime(2026, 1, 1, 20)
+__all__ = ["END", "WHO", "an_open_visit", "busiest_player", "copy_store", "make_demo_store", "session"]
+
 # a principal that sees every property (the tests of reads that are not about scope)
 WHO = Principal("ana", "admin", None)
 
@@ -28,11 +26,10 @@ def make_demo_store(folder: Path, players: int = 300, days: int = 400, seed: int
                     derive: bool = True) -> Path:
     """Generate demo files, ingest every source and (unless `derive` is false) build the derived
     snapshots; return the db path."""
-    files = generate(folder / "raw", players=players, days=days, seed=seed, end=END)
     db = folder / "demo.duckdb"
+    files = generate_demo(folder / "raw", players, days, seed)
     with Store(db) as store:
-        for source in DEMO_ORDER:
-            ingest_file(store, source, files[source])
+        ingest_demo(store, files)
         if derive:
             build(store, actor="test")
     return db
