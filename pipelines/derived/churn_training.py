@@ -99,6 +99,16 @@ def churn_dataset(
     return training_frame(events, players, t0, horizon_days, feature_fn=feature_fn, active_days=active_days)
 
 
+def _active_features(events: pl.LazyFrame, players: pl.LazyFrame | None, t0: datetime,
+                     feature_fn: FeatureFn, active_days: int) -> pl.LazyFrame:
+    """The features at ``t0`` of the snapshot's population: players with a visit in ``(t0 - active_days, t0]``."""
+    active = (
+        _visits(events).filter(pl.col("ts") > t0 - timedelta(days=active_days), pl.col("ts") <= t0)
+        .select("player_id").unique()
+    )
+    return feature_fn(events, t0, players).lazy().join(active, on="player_id", how="semi")
+
+
 def training_frame(
     events: pl.LazyFrame,
     players: pl.LazyFrame | None,
@@ -111,18 +121,12 @@ def training_frame(
     """:func:`churn_dataset` without the history checks: per player only, so the frames of shards
     of players concatenate to the frame of all of them (the checks need the whole history)."""
     t0 = as_of_datetime(t0)
-    visits = _visits(events)
-    active = (
-        visits.filter(pl.col("ts") > t0 - timedelta(days=active_days), pl.col("ts") <= t0)
-        .select("player_id").unique()
-    )
     returned = (
-        visits.filter(pl.col("ts") > t0, pl.col("ts") <= t0 + timedelta(days=horizon_days))
+        _visits(events).filter(pl.col("ts") > t0, pl.col("ts") <= t0 + timedelta(days=horizon_days))
         .select("player_id").unique().with_columns(pl.lit(True).alias("_returned"))
     )
-    features = feature_fn(events, t0, players).lazy()
     frame = (
-        features.join(active, on="player_id", how="semi")
+        _active_features(events, players, t0, feature_fn, active_days)
         .join(returned, on="player_id", how="left")
         .sort("player_id")
         .collect()
@@ -186,12 +190,6 @@ def score_churn(
                           feature_fn=feature_fn, active_days=active_days, data_end=as_of)
     model = train_churn_model(*train, min_rows=min_rows, min_class=min_class, seed=seed, estimator=estimator,
                               horizon_days=horizon_days)
-    visits = _visits(events)
-    active = visits.filter(pl.col("ts") > as_of - timedelta(days=active_days), pl.col("ts") <= as_of)
-    features = (
-        feature_fn(events, as_of, players).lazy()
-        .join(active.select("player_id").unique(), on="player_id", how="semi")
-        .sort("player_id").collect()
-    )
+    features = _active_features(events, players, as_of, feature_fn, active_days).sort("player_id").collect()
     probability = pl.Series("churn_probability", predict_churn(model, features), dtype=pl.Float64)
     return features.select("player_id").with_columns(probability), model
