@@ -17,22 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import re
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
-from typing import Any
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def stats(values: list[float]) -> dict[str, float]:
@@ -111,73 +100,19 @@ def server_side(db: Path, players: list[dict]) -> dict:
             "search": stats(searches), "events_per_player": {"min": min(events), "max": max(events)}}
 
 
-def stop_server(proc: subprocess.Popen, log) -> None:
-    """End a `player360 serve` started in its own process group (TERM, then KILL) and close its log."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-            proc.wait(timeout=15)
-            break
-        except ProcessLookupError:
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    log.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(db: Path, log_path: Path, timeout: float) -> tuple[subprocess.Popen, Any, int]:
-    """`player360 serve` on a free port over `db` (demo users added to sign in with), in its own
-    process group, once it answers: (process, its open log file, port). End it with `stop_server`."""
-    from pipelines.store import Store
-    from pipelines.users import add_demo_users
-
-    with Store(db) as store:
-        add_demo_users(store)
-    port = _free_port()
-    log = open(log_path.parent / log_path.name.format(port=port), "w")
-    proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "serve", "--port", str(port), "--db", str(db)],
-                            stdout=log, stderr=subprocess.STDOUT, env=os.environ | {"BOKEH_PY_LOG_LEVEL": "warning"},
-                            start_new_session=True)  # own process group: stop_server ends `panel serve` too
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            urllib.request.urlopen(f"http://localhost:{port}/main", timeout=2)
-            return proc, log, port
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                stop_server(proc, log)
-                raise RuntimeError("the app did not start") from None
-            time.sleep(0.3)
-
-
-def sign_in(page, port: int, user: str) -> None:
-    """Sign a Playwright page in as a demo user."""
-    from pipelines.users import demo_password
-
-    page.goto(f"http://localhost:{port}/login")
-    page.fill("#username", user)
-    page.fill("#password", demo_password(user))
-    page.click("#login-submit")
-
-
 def browser_side(db: Path, players: list[dict], rounds: int) -> dict:
     """Navigation to a fully rendered player page, and an in-page switch, in headless Chromium."""
     from playwright.sync_api import expect, sync_playwright
 
-    proc, log, port = start_server(db, db.parent / "bench-serve-{port}.log", 90)
-    url = f"http://localhost:{port}/main"
-    try:
+    from app.served import CHROMIUM, CHROMIUM_ARGS, ServedApp
+
+    with ServedApp(db, db.parent / "bench-serve-{port}.log", timeout=90) as app:
+        url = app.url
         loads, switches = [], []
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1400})
-            sign_in(page, port, "admin")
+            app.login(page, "admin")
             warm = players[-1]  # warm the server (imports, first session) on a player not measured
             page.goto(f"{url}?player={warm['player_id']}")
             expect(page.locator(".player-header")).to_contain_text(warm["last_name"], timeout=120_000)
@@ -191,7 +126,7 @@ def browser_side(db: Path, players: list[dict], rounds: int) -> dict:
                 expect(page.locator(".tab-visits, [class*='tab-empty']").first).to_be_visible(timeout=60_000)
                 expect(page.locator(".notes-list")).to_contain_text("Notes", timeout=60_000)
                 loads.append(time.perf_counter() - t)
-            switch_log_from = Path(log.name).stat().st_size
+            switch_log_from = app.log.stat().st_size
             for p in players[rounds:rounds * 2] or players[:rounds]:
                 name = f"{p['first_name']} {p['last_name']}"
                 page.locator(".player-search input").fill(p["player_id"])
@@ -203,13 +138,11 @@ def browser_side(db: Path, players: list[dict], rounds: int) -> dict:
                 switches.append(time.perf_counter() - t)
             browser.close()
         # the app logs each open's server time (reads and every view's update): the switches' lines
-        with open(log.name, encoding="utf-8", errors="replace") as served:
+        with app.log.open(encoding="utf-8", errors="replace") as served:
             served.seek(switch_log_from)
             server_ms = [float(m.group(1)) / 1000 for m in re.finditer(r"opened player \S+ in ([\d.]+) ms", served.read())]
         return {"navigate_to_rendered_360": stats(loads), "switch_in_page_to_header": stats(switches),
                 "switch_server_time_in_app": stats(server_ms)}
-    finally:
-        stop_server(proc, log)
 
 
 def make_players_store(path: Path, count: int, seed: int = 3) -> Path:

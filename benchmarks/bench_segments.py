@@ -264,16 +264,14 @@ def browser(db: Path, rounds: int = 5) -> dict:
     """From typing a threshold to the new count on screen, in headless Chromium."""
     from playwright.sync_api import expect, sync_playwright
 
-    from benchmarks.bench_app import ARGS, CHROMIUM, sign_in, start_server, stop_server
+    from app.served import CHROMIUM, CHROMIUM_ARGS, ServedApp
 
-    proc, log, port = start_server(db, ROOT / "bench-segments-serve-{port}.log", 300)
-    url = f"http://localhost:{port}/main?page=segments"
-    try:
+    with ServedApp(db, ROOT / "bench-segments-serve-{port}.log", timeout=300) as app:
+        url = f"{app.url}?page=segments"
         with sync_playwright() as pw:
-            b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = b.new_page(viewport={"width": 1400, "height": 1400})
-            sign_in(page, port, "analyst")
-            page.wait_for_load_state()
+            app.login(page, "analyst")
             t = time.perf_counter()
             page.goto(url)
             count = page.locator(".segment-counts tr[data-segment=vip] .segment-count")
@@ -299,8 +297,6 @@ def browser(db: Path, rounds: int = 5) -> dict:
             b.close()
         return {"first_load_s": round(first_load, 2), "type_threshold_to_new_count": stats(counts),
                 "type_threshold_to_member_list_updated": stats(lists)}
-    finally:
-        stop_server(proc, log)
 
 
 def main() -> None:

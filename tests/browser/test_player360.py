@@ -21,11 +21,8 @@ def served(demo_db, tmp_path_factory):
     holds the file)."""
     db = copy_store(demo_db, tmp_path_factory.mktemp("served") / "p360.duckdb")
     facts = {"busy": busiest_player(db), "visit": an_open_visit(db)}
-    app = ServedApp(db)
-    try:
+    with ServedApp(db) as app:
         yield app, facts
-    finally:
-        app.stop()
 
 
 def _open_player(page, url: str, player_id: str, name: str) -> None:

@@ -20,11 +20,8 @@ GOOD = """{"rule_id": "WIDE_COMP", "priority": 3, "profit_check": "report",
 def served(demo_db, tmp_path_factory):
     db = copy_store(demo_db, tmp_path_factory.mktemp("served-rewards") / "p360.duckdb")
     facts = {"busy": busiest_player(db)}
-    app = ServedApp(db)
-    try:
+    with ServedApp(db) as app:
         yield app, facts
-    finally:
-        app.stop()
 
 
 def test_validate_a_bad_rule_then_simulate_a_good_one(served, page):

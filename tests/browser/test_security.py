@@ -30,11 +30,8 @@ def served(demo_db, tmp_path_factory):
                        attrs={"text": EVIL, "visibility": "all"}, property_id="P01")
         s.record_event(player_id=facts["a"]["player_id"], event_type="tag_added", actor="mallory", role="host",
                        attrs={"tag": "<b onmouseover=alert(1)>vip</b>"}, property_id="P01")
-    app = ServedApp(db)
-    try:
+    with ServedApp(db) as app:
         yield app, facts
-    finally:
-        app.stop()
 
 
 def test_signing_in_is_required_and_a_wrong_password_is_refused(served, page):

@@ -33,11 +33,8 @@ def served(demo_db, tmp_path_factory):
         "vip_over_5000": metrics.filter(pl.col("cash_in_total") > 5000).height,
         "low": segments.filter(pl.col("spending") == "low").select("player_id"),
     }
-    app = ServedApp(db)
-    try:
+    with ServedApp(db) as app:
         yield app, facts
-    finally:
-        app.stop()
 
 
 def _count(page, segment: str):
