@@ -17,7 +17,7 @@ from pipelines.access import Access, Principal
 from pipelines.errors import UserError
 from pipelines.ingest import ingest_file
 from pipelines.store import Store
-from tests.app.demo_store import END, copy_store, make_demo_store
+from tests.app.demo_store import END, copy_store
 
 AT = END + timedelta(hours=2)
 WIDE = """{"rule_id": "WIDE", "priority": 10, "profit_check": "report", "conditions": {"visits_total_min": 1},
@@ -34,14 +34,9 @@ max_amount = 5000
 """
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    return make_demo_store(tmp_path_factory.mktemp("rewards-demo"))
-
-
 @pytest.fixture
-def store(demo, tmp_path):
-    with Store(copy_store(demo, tmp_path / "p360.duckdb")) as s:
+def store(demo_db, tmp_path):
+    with Store(copy_store(demo_db, tmp_path / "p360.duckdb")) as s:
         yield s
 
 
