@@ -79,15 +79,23 @@ class ServedApp:
                 time.sleep(0.3)
         raise RuntimeError(f"the app did not answer within {timeout}s:\n{self.log.read_text()}")
 
-    def login(self, page, user: str = "admin", password: str | None = None) -> None:
-        """Sign `page` in as a demo user (its browser context keeps the cookie)."""
+    def login(self, page, user: str = "admin", password: str | None = None, wait: float | None = None) -> None:
+        """Sign `page` in as a demo user (its browser context keeps the cookie). With `wait` (seconds),
+        wait that long for the page after the login page (a refused sign-in then fails); without it,
+        Playwright's default waits (a refused sign-in stays on the login page)."""
         from pipelines.users import demo_password
 
         page.goto(f"{self.root}/login")
         page.fill("#username", user)
         page.fill("#password", password if password is not None else demo_password(user))
-        page.click("#login-submit")
-        page.wait_for_load_state()
+        if wait is None:
+            page.click("#login-submit")
+            page.wait_for_load_state()
+            return
+        # the first page after a server start can take longer than a click's 30 s on a busy machine
+        page.click("#login-submit", no_wait_after=True)
+        page.wait_for_url(lambda url: "/login" not in url, timeout=wait * 1000)
+        page.wait_for_load_state("load", timeout=wait * 1000)
 
     def stop(self) -> None:
         """End the CLI and the `panel serve` it started (the whole process group)."""

@@ -112,7 +112,7 @@ def browser_side(db: Path, players: list[dict], rounds: int) -> dict:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1400})
-            app.login(page, "admin")
+            app.login(page, "admin", wait=180)
             warm = players[-1]  # warm the server (imports, first session) on a player not measured
             page.goto(f"{url}?player={warm['player_id']}")
             expect(page.locator(".player-header")).to_contain_text(warm["last_name"], timeout=120_000)

@@ -271,7 +271,7 @@ def browser(db: Path, rounds: int = 5) -> dict:
         with sync_playwright() as pw:
             b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = b.new_page(viewport={"width": 1400, "height": 1400})
-            app.login(page, "analyst")
+            app.login(page, "analyst", wait=180)
             t = time.perf_counter()
             page.goto(url)
             count = page.locator(".segment-counts tr[data-segment=vip] .segment-count")
