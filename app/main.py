@@ -14,6 +14,7 @@ import logging
 
 import panel as pn
 
+from app import bokeh_patch
 from app.data import DataStore, DataUnavailable
 from app.pages.audit import AuditPage
 from app.pages.cohorts import CohortsPage
@@ -29,6 +30,8 @@ from app.state.rewards import RewardsState
 from app.state.segments import SegmentsState
 
 pn.extension("tabulator", notifications=False)
+# Bokeh computed every unset property's default to serialise a document (app/bokeh_patch.py)
+bokeh_patch.apply()
 # the app's own INFO lines (e.g. each player open's server time) in the server log
 logging.getLogger("player360").setLevel(logging.INFO)
 

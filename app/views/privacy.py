@@ -32,7 +32,7 @@ class PrivacyView(pn.viewable.Viewer):
                                             css_classes=["gdpr-csv"], width=170)
         self._reason = pn.widgets.TextInput(placeholder="Erasure request reference (required)", width=260,
                                             css_classes=["erase-reason"])
-        self._erase = pn.widgets.Button(label="Erase personal data", button_type="danger", css_classes=["erase"],
+        self._erase = pn.widgets.Button(label="Erase personal data", color="danger", css_classes=["erase"],
                                         width=170)
         self._erase.on_click(lambda _e: self.player.erase(self._reason.value))
 

@@ -1,0 +1,76 @@
+"""The faster serialisation loop (`app.bokeh_patch`) sends exactly what Bokeh's own loop sends."""
+
+from __future__ import annotations
+
+import json
+
+import bokeh
+import bokeh.model.util as model_util
+import panel as pn
+import pytest
+from bokeh.core.has_props import HasProps
+from bokeh.document import Document
+
+from app import bokeh_patch
+from app.pages.overview import OverviewPage
+from app.pages.player import PlayerPage
+from app.pages.shift import ShiftPage
+from app.state import OverviewState, PlayerSearch, PlayerState, ShiftState
+from tests.app.demo_store import busiest_player, session
+
+
+def _document(viewable) -> Document:
+    doc = Document()
+    doc.add_root(pn.panel(viewable).get_root(doc))
+    return doc
+
+
+def _json(doc: Document) -> str:
+    return json.dumps(doc.to_json(), sort_keys=True, default=str)
+
+
+@pytest.fixture
+def pages(data, demo_db) -> list[Document]:
+    who = session()
+    player = PlayerState(data=data, session=who, player_id=busiest_player(demo_db)["player_id"])
+    shift = ShiftState(data=data, session=who)
+    return [_document(PlayerPage(player=player, search=PlayerSearch(data=data, session=who))),
+            _document(OverviewPage(overview=OverviewState(data=data, session=who))),
+            _document(ShiftPage(shift=shift, open_player=lambda _pid: None))]
+
+
+def test_whole_pages_serialise_the_same_with_and_without_the_patch(pages, monkeypatch):
+    assert sum(len(doc.models) for doc in pages) > 150  # real pages: charts, widgets, panes
+    before = [_json(doc) for doc in pages]
+    monkeypatch.setattr(HasProps, "query_properties_with_values", bokeh_patch.query_properties_with_values)
+    assert [_json(doc) for doc in pages] == before
+    # and after a change, which is what a session sends most
+    monkeypatch.setattr(HasProps, "query_properties_with_values", bokeh_patch.ORIGINAL)
+    for doc in pages:
+        next(iter(doc.models)).tags = ["changed"]
+    changed = [_json(doc) for doc in pages]
+    monkeypatch.setattr(HasProps, "query_properties_with_values", bokeh_patch.query_properties_with_values)
+    assert [_json(doc) for doc in pages] == changed
+
+
+def test_whole_pages_reach_the_same_models_with_and_without_the_patch(pages, monkeypatch):
+    def reached() -> list[list[str]]:
+        return [sorted(m.id for m in model_util.collect_models(*doc.roots)) for doc in pages]
+
+    before = reached()
+    assert all(len(ids) == len(doc.models) for ids, doc in zip(before, pages))
+    monkeypatch.setattr(model_util, "visit_immediate_value_references", bokeh_patch.visit_immediate_value_references)
+    assert reached() == before
+
+
+def test_it_is_applied_only_to_the_bokeh_it_was_checked_on(monkeypatch):
+    monkeypatch.setattr(HasProps, "query_properties_with_values", bokeh_patch.ORIGINAL)
+    monkeypatch.setattr(model_util, "visit_immediate_value_references", bokeh_patch.ORIGINAL_VISIT)
+    monkeypatch.setattr(bokeh, "__version__", "4.0.0")
+    assert bokeh_patch.apply() is False
+    assert HasProps.query_properties_with_values is bokeh_patch.ORIGINAL
+    assert model_util.visit_immediate_value_references is bokeh_patch.ORIGINAL_VISIT
+    monkeypatch.setattr(bokeh, "__version__", "3.9.2")
+    assert bokeh_patch.apply() is True
+    assert HasProps.query_properties_with_values is bokeh_patch.query_properties_with_values
+    assert model_util.visit_immediate_value_references is bokeh_patch.visit_immediate_value_references
