@@ -12,7 +12,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from pipelines import store_ingest
+from pipelines import store_ingest, store_layout
 from pipelines.facts import STAGED_SCHEMA
 from pipelines.ingest import ingest_file
 from pipelines.store import Store
@@ -60,7 +60,10 @@ def _view(store: Store, pid: str) -> tuple[str, list[tuple[Any, ...]]]:
     return got["player_id"], got["events"].rows()
 
 
-def test_a_read_only_store_reads_what_a_writable_one_reads(loaded, write_csv):
+@pytest.mark.parametrize("long_timeline", [False, True])
+def test_a_read_only_store_reads_what_a_writable_one_reads(loaded, write_csv, monkeypatch, long_timeline):
+    if long_timeline:  # the two queries of a player with more than WHOLE_TIMELINE events
+        monkeypatch.setattr(store_layout, "WHOLE_TIMELINE", 0)
     _history(loaded, write_csv)
     expected = {pid: _view(loaded, pid) for pid in ("PL1", "PL2", "PL3", "NOPE")}
     assert expected["PL3"] == expected["PL1"] and expected["PL1"][0] == "PL1"
