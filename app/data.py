@@ -141,6 +141,7 @@ class DataStore:
         self._store: Store | None = None
         self._lock = threading.RLock()
         self._cache: dict[tuple, tuple[float, Any]] = {}
+        self._running: dict[tuple, threading.Event] = {}  # apart reads under way, by cache key
         self._failed: tuple[float, str] | None = None
         self._status: StoreStatus | None = None
         self.writes = 0
@@ -201,27 +202,38 @@ class DataStore:
         gets the principal's `Access`, never the store. `per_scope`: the answer depends on the
         property scope only (no personal fields, notes or compliance entries), so every user with
         that scope shares it. `apart`: a slow read (seconds), run on a connection of its own outside
-        the store's lock, so that other sessions' reads (a player page) do not wait for it."""
+        the store's lock, so that other sessions' reads (a player page) do not wait for it; callers
+        asking for an apart read already under way wait for its answer instead of running it again
+        (the first overview after a start used to scan a year of events twice: the warm-up's and its own)."""
         ttl = self.ttl if ttl is None else ttl
         whose = ("scope", who.properties, bool(who.policy.pages)) if per_scope else who.key
         key = (key[0], whose, *key[1:])
-        now = time.monotonic()
-        with self._lock:
-            hit = self._cache.get(key)
-            if hit and now - hit[0] < ttl:
-                return hit[1]
-            if not apart:
-                with self.store() as store:
-                    value = fn(Access(store, who))
-                return self._keep(key, now, value)
-            with self.store() as store:
-                reader = store.cursor()
+        while True:
+            now = time.monotonic()
+            with self._lock:
+                hit = self._cache.get(key)
+                if hit and now - hit[0] < ttl:
+                    return hit[1]
+                if not apart:
+                    with self.store() as store:
+                        value = fn(Access(store, who))
+                    return self._keep(key, now, value)
+                running = self._running.get(key)
+                if running is None:
+                    with self.store() as store:
+                        reader = store.cursor()
+                    done = self._running[key] = threading.Event()
+                    break
+            running.wait()  # then take its answer from the cache (or run it, had it failed)
         try:
             value = fn(Access(reader, who))
+            with self._lock:
+                return self._keep(key, now, value)
         finally:
             reader.close()
-        with self._lock:
-            return self._keep(key, now, value)
+            with self._lock:
+                del self._running[key]
+            done.set()
 
     def _keep(self, key: tuple, at: float, value: T) -> T:
         """Cache a value (under the lock)."""

@@ -163,7 +163,10 @@ def sign_in(page, port: int, user: str) -> None:
     page.goto(f"http://localhost:{port}/login")
     page.fill("#username", user)
     page.fill("#password", demo_password(user))
-    page.click("#login-submit")
+    # the first page after a server start can take longer than a click's 30 s on a busy machine
+    page.click("#login-submit", no_wait_after=True)
+    page.wait_for_url(lambda url: "/login" not in url, timeout=180_000)
+    page.wait_for_load_state("load", timeout=180_000)
 
 
 def browser_side(db: Path, players: list[dict], rounds: int) -> dict:

@@ -157,3 +157,61 @@ def test_a_slow_read_apart_does_not_hold_up_other_reads(data):
     with data.store() as store:
         expected = Access(store, host).sql("SELECT count(*) AS n FROM s_events()")["n"][0]
     assert 0 < scoped == expected < result["n"]
+
+
+def test_callers_of_an_apart_read_under_way_wait_for_its_answer_instead_of_running_it_again(data):
+    """The warm-up and the first overview ask for the same KPI strip at once: one scan, one answer."""
+    import threading
+
+    started, release, calls = threading.Event(), threading.Event(), []
+
+    def slow(s: Access) -> int:
+        calls.append(1)
+        started.set()
+        assert release.wait(30)
+        return int(s.sql("SELECT count(*) AS n FROM s_events()")["n"][0])
+
+    answers = []
+    first = threading.Thread(target=lambda: answers.append(data.cached(WHO, ("same",), slow, 60, apart=True)))
+    first.start()
+    assert started.wait(30)
+    second = threading.Thread(target=lambda: answers.append(data.cached(WHO, ("same",), slow, 60, apart=True)))
+    second.start()
+    second.join(0.3)
+    assert second.is_alive()  # waiting for the first, not scanning
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert len(calls) == 1 and len(answers) == 2 and answers[0] == answers[1] > 0
+
+
+def test_when_an_apart_read_fails_a_caller_waiting_for_it_runs_it_itself(data):
+    import threading
+
+    started, release, calls = threading.Event(), threading.Event(), []
+
+    def flaky(s: Access) -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            started.set()
+            assert release.wait(30)
+            raise RuntimeError("the first scan failed")
+        return 7
+
+    errors, answers = [], []
+
+    def first_call() -> None:
+        try:
+            data.cached(WHO, ("flaky",), flaky, 60, apart=True)
+        except RuntimeError as exc:
+            errors.append(str(exc))
+
+    first = threading.Thread(target=first_call)
+    first.start()
+    assert started.wait(30)
+    second = threading.Thread(target=lambda: answers.append(data.cached(WHO, ("flaky",), flaky, 60, apart=True)))
+    second.start()
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert errors == ["the first scan failed"] and answers == [7] and len(calls) == 2
