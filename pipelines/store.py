@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import polars as pl
@@ -23,6 +23,7 @@ from pipelines.store_layout import PointReads
 from pipelines.store_stats import EventStats
 
 DEFAULT_DB = Path("data") / "player360.duckdb"
+T = TypeVar("T")
 
 
 def default_db_path() -> Path:
@@ -81,6 +82,10 @@ class Store(IngestWrites, DerivedStore, EventStats, PlayerCards, PointReads):
         if not read_only:
             self.migrate()
             self.recover_batches()
+        # Opened read-only, the file holds a shared lock: no process can open it for writing while
+        # this connection lives (and this process cannot open it again read-write), so what it reads
+        # cannot change. One-player reads keep their fixed lookups for the connection's life then.
+        self.frozen = read_only
         self._unscoped()
 
     def _unscoped(self) -> None:
@@ -88,6 +93,17 @@ class Store(IngestWrites, DerivedStore, EventStats, PlayerCards, PointReads):
         self._scope_key: str | None = None
         if self._exists(S.AUDIT_LOG):
             self.scoped({})
+
+    def _once(self, key: str, read: Callable[[], T]) -> T:
+        """``read()``, kept for the connection's life when it is frozen (see ``__init__``), else
+        read again on every call: a connection that can write, or that sees another's commits,
+        must ask each time."""
+        if not self.frozen:
+            return read()
+        memo = self.__dict__.setdefault("_frozen_reads", {})
+        if key not in memo:
+            memo[key] = read()
+        return memo[key]
 
     def close(self) -> None:
         """Close the connection."""
@@ -99,6 +115,7 @@ class Store(IngestWrites, DerivedStore, EventStats, PlayerCards, PointReads):
         (a shift report's scan) does not hold up the short reads of this one. Close it after use."""
         other = object.__new__(type(self))
         other.path, other.read_only, other.con = self.path, True, self.con.cursor()
+        other.frozen = self.frozen  # read-only, yet it sees this connection's commits unless frozen
         other._unscoped()
         return other
 

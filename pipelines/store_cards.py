@@ -10,6 +10,7 @@ to the snapshot tables (``Store.player_360``).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -40,8 +41,12 @@ class PlayerCards:
     """Writes and reads of the player cards (mixed into Store)."""
 
     con: Any
+    frozen: bool = False  # set by Store: whether the connection can see no change (opened read-only)
 
     def _exists(self, table: str) -> bool:  # implemented by Store
+        raise NotImplementedError
+
+    def _once(self, key: str, read: Callable[[], Any]) -> Any:  # implemented by Store
         raise NotImplementedError
 
     def write_cards(self, frames: dict[str, pl.DataFrame], as_of: Any, build_id: str) -> bool:
@@ -100,15 +105,26 @@ class PlayerCards:
 
     def card(self, player_id: str, as_of: Any) -> dict[str, dict[str, Any] | None] | None:
         """A player's card of ``as_of`` as table -> row (None: no row in that table), or None when
-        the cards are of another day or the player has none. One index lookup, layout included."""
+        the cards are of another day or the player has none. One index lookup, layout included: a
+        build replaces cards and layout in one transaction, so a connection that may see it commit
+        between two queries must read them in one. A frozen connection (see ``Store.__init__``)
+        reads the layout once and then the card alone."""
         if not self._has_cards():
             return None
-        rows = self.con.execute(
-            f"""SELECT l.layout, {', '.join(f'c.{t}' for t in S.CARD_TABLES)}
-            FROM {S.PLAYER_CARDS} c, {S.PLAYER_CARD_LAYOUT} l WHERE c.player_id = ? AND l.as_of = ?""",
-            [player_id, as_of]).fetchall()
-        if not rows:
+        if self.frozen:
+            held = self._once("card_layout", self.cards_as_of)
+            if held is None or held[0] != as_of:
+                return None
+            rows = self.con.execute(f"SELECT {', '.join(S.CARD_TABLES)} FROM {S.PLAYER_CARDS} WHERE player_id = ?",
+                                    [player_id]).fetchall()
+            specs, blobs = held[1], rows[0] if rows else None
+        else:
+            rows = self.con.execute(
+                f"""SELECT l.layout, {', '.join(f'c.{t}' for t in S.CARD_TABLES)}
+                FROM {S.PLAYER_CARDS} c, {S.PLAYER_CARD_LAYOUT} l WHERE c.player_id = ? AND l.as_of = ?""",
+                [player_id, as_of]).fetchall()
+            specs, blobs = (json.loads(rows[0][0]), rows[0][1:]) if rows else (None, None)
+        if blobs is None:
             return None
-        specs = json.loads(rows[0][0])
         return {table: None if blob is None else cards.unpack(blob, specs[table], player_id)
-                for table, blob in zip(S.CARD_TABLES, rows[0][1:], strict=True)}
+                for table, blob in zip(S.CARD_TABLES, blobs, strict=True)}

@@ -130,6 +130,20 @@ def test_the_360_read_takes_the_newest_snapshot_rows_from_the_cards(demo_store):
         assert same_row(view["player_segments"], expected["player_segments"])
 
 
+def test_a_read_only_store_reads_the_cards_with_the_layout_read_once(demo_store):
+    as_of = build(demo_store, actor="t").as_of
+    ids = demo_store.sql("SELECT player_id FROM players ORDER BY player_id LIMIT 30")["player_id"].to_list()
+    expected = {pid: _from_tables(demo_store, pid, as_of) for pid in ids}
+    demo_store.close()
+    with Store(demo_store.path, read_only=True) as reader:
+        for pid in ids * 2:  # the second round from the kept layout
+            view = reader.player_360(pid)
+            assert same_row(view["player_metrics"], expected[pid]["player_metrics"]), pid
+            assert same_row(view["player_segments"], expected[pid]["player_segments"]), pid
+        assert reader.card(ids[0], as_of - timedelta(days=1)) is None  # the cards are of another day
+        assert reader.card("NOPE", as_of) is None
+
+
 def test_a_build_of_an_older_day_leaves_the_cards_of_the_newest(demo_store):
     newest = build(demo_store, actor="t").as_of
     older = build(demo_store, newest - timedelta(days=20), actor="t", force=True).as_of

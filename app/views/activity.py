@@ -17,7 +17,7 @@ from app import model as M
 from app.data import PlayerData
 from app.state.player import PlayerState
 from app.views import charts
-from app.views.common import esc, html_pane, table
+from app.views.common import esc, html_pane, later, table
 
 TABS = ("Visits", "Play", "Rewards", "Transactions", "Compliance")
 LOG_COLUMNS = [("time", "Time"), ("type", "Type"), ("summary", "Detail"), ("property", "Property"),
@@ -52,11 +52,7 @@ class ActivityTabsView(pn.viewable.Viewer):
     # -- updates ---------------------------------------------------------------------------------------
     def _follow(self, _event: param.parameterized.Event) -> None:
         """Update the charts after the rest of the page went out (a side effect)."""
-        doc = pn.state.curdoc
-        if doc is not None and doc.session_context is not None:
-            doc.add_next_tick_callback(self._refresh)
-        else:
-            self._refresh()
+        later(self._refresh)
 
     def _refresh(self) -> None:
         """Feed every built tab the open player's data (the open tab first)."""

@@ -145,43 +145,94 @@ def live_html(render: Callable[[], str], watch: Sequence[tuple[param.Parameteriz
     return pane
 
 
-def live_html_async(render: Callable[[], str], watch: Sequence[tuple[param.Parameterized, Sequence[str]]],
-                    css_classes: Sequence[str] = (), waiting: str = "Reading…", **kwargs: Any) -> pn.pane.HTML:
-    """`live_html` for a slow, secondary part of a page: in a served session `render()` runs on a
-    worker thread and its result replaces a `waiting` note on the session's next tick, so the rest
-    of the page (a new player's header, metrics, timeline) is not held up by it. Outside a server
-    it renders at once. A newer change wins over an older render still running."""
-    doc = pn.state.curdoc
-    served = doc is not None and doc.session_context is not None
-    pane = html_pane(f'<span class="muted">{esc(waiting)}</span>' if served else render(), css_classes, **kwargs)
-    generation = [0]
+class Background:
+    """Slow reads of a served session on worker threads: `start(read, show)` runs `read()` on a thread
+    and calls `show(value, error)` with its answer on the session's next tick (where Panel objects may
+    change); a newer `start` wins over an older read still running. The server's event loop, which
+    every session shares, does not wait for the read."""
 
-    def update(*_events: param.parameterized.Event) -> None:
-        if not served:
-            pane.object = f'<div class="p360">{render()}</div>'
-            return
-        generation[0] += 1
-        mine = generation[0]
-        pane.object = f'<div class="p360"><span class="muted">{esc(waiting)}</span></div>'
+    def __init__(self, doc: Any):
+        self.doc = doc
+        self.generation = 0
+
+    def start(self, read: Callable[[], Any], show: Callable[[Any, Exception | None], None]) -> None:
+        self.generation += 1
+        mine = self.generation
 
         def work() -> None:
             try:
-                body = render()
+                value, error = read(), None
             except Exception as exc:  # shown, not raised: a worker thread has no caller to tell
-                body = f'<span class="muted">Could not read this: {esc(exc)}</span>'
+                value, error = None, exc
 
-            def show() -> None:
-                if mine == generation[0]:  # not overtaken by a newer player meanwhile
-                    pane.object = f'<div class="p360">{body}</div>'
-            doc.add_next_tick_callback(show)
+            def deliver() -> None:
+                if mine == self.generation:  # not overtaken by a newer change meanwhile
+                    show(value, error)
+            self.doc.add_next_tick_callback(deliver)
 
         threading.Thread(target=work, name="player360-view", daemon=True).start()
 
+
+def served_doc() -> Any | None:
+    """The Bokeh document of the served session this code runs for, or None (notebook, test)."""
+    doc = pn.state.curdoc
+    return doc if doc is not None and doc.session_context is not None else None
+
+
+def live_html_async(render: Callable[[], str], watch: Sequence[tuple[param.Parameterized, Sequence[str]]],
+                    css_classes: Sequence[str] = (), waiting: str = "Reading…", **kwargs: Any) -> pn.pane.HTML:
+    """`live_html` for a slow, secondary part of a page: in a served session `render()` runs on a
+    worker thread (`Background`) and its result replaces a `waiting` note, so the rest of the page
+    (a new player's header, metrics, timeline) is not held up by it. Outside a server it renders
+    at once."""
+    doc = served_doc()
+    pane = html_pane(f'<span class="muted">{esc(waiting)}</span>' if doc else render(), css_classes, **kwargs)
+    background = Background(doc) if doc else None
+
+    def show(body: str | None, error: Exception | None) -> None:
+        if error is not None:
+            body = f'<span class="muted">Could not read this: {esc(error)}</span>'
+        pane.object = f'<div class="p360">{body}</div>'
+
+    def update(*_events: param.parameterized.Event) -> None:
+        if background is None:
+            pane.object = f'<div class="p360">{render()}</div>'
+            return
+        pane.object = f'<div class="p360"><span class="muted">{esc(waiting)}</span></div>'
+        background.start(render, show)
+
     for obj, names in watch:
         obj.param.watch(update, list(names))
-    if served:
+    if background is not None:
         update()
     return pane
+
+
+def live_async(read: Callable[[], Any], build: Callable[[Any], Any],
+               watch: Sequence[tuple[param.Parameterized, Sequence[str]]], waiting: str = "Reading…",
+               **kwargs: Any) -> pn.Column:
+    """A part of a page built by `build(read())` again whenever a watched parameter changes; in a
+    served session the read runs on a worker thread (`Background`) and the part shows `waiting`
+    meanwhile, so that other sessions do not wait for a slow read. Outside a server, at once."""
+    kwargs.setdefault("sizing_mode", "stretch_width")
+    doc = served_doc()
+    holder = pn.Column(**kwargs)
+    background = Background(doc) if doc else None
+
+    def show(value: Any, error: Exception | None) -> None:
+        holder.objects = [empty(f"Could not read this: {error}") if error is not None else build(value)]
+
+    def update(*_events: param.parameterized.Event) -> None:
+        if background is None:
+            holder.objects = [build(read())]
+            return
+        holder.objects = [html_pane(f'<span class="muted">{esc(waiting)}</span>')]
+        background.start(read, show)
+
+    for obj, names in watch:
+        obj.param.watch(update, list(names))
+    update()
+    return holder
 
 
 def deferred(make: Callable[[], Any], css_classes: Sequence[str] = (), **kwargs: Any) -> pn.Column:
@@ -191,8 +242,8 @@ def deferred(make: Callable[[], Any], css_classes: Sequence[str] = (), **kwargs:
     overlap. Outside a server it is built at once."""
     kwargs.setdefault("sizing_mode", "stretch_width")
     holder = pn.Column(css_classes=list(css_classes), **kwargs)
-    doc = pn.state.curdoc
-    if doc is None or doc.session_context is None:
+    doc = served_doc()
+    if doc is None:
         holder.objects = [make()]
         return holder
 
@@ -205,8 +256,8 @@ def deferred(make: Callable[[], Any], css_classes: Sequence[str] = (), **kwargs:
 def later(fn: Callable[[], Any]) -> None:
     """Run `fn` on the next tick of the session (so a button that `fn` removes finishes its own click
     first), or now outside a server."""
-    doc = pn.state.curdoc
-    if doc is not None and doc.session_context is not None:
+    doc = served_doc()
+    if doc is not None:
         doc.add_next_tick_callback(fn)
     else:
         fn()

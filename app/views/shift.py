@@ -14,7 +14,7 @@ import polars as pl
 from app import model as M
 from app.state.player import PlayerState
 from app.state.shift import ShiftState
-from app.views.common import chip, empty, esc, html_pane, live_html_async
+from app.views.common import chip, empty, esc, html_pane, live_async, live_html_async
 
 SEVERITY_TONE = {"critical": "bad", "warning": "warn", "info": "info"}
 
@@ -75,9 +75,7 @@ class ShiftReportView(pn.viewable.Viewer):
         if self.open_player is not None:
             self.open_player(player_id)
 
-    @param.depends("shift.property_id", "shift.day", "shift.shift", "shift.refresh")
-    def _report(self) -> pn.viewable.Viewable:
-        snap = self.shift.snapshot()
+    def _report(self, snap: M.ShiftSnapshot) -> pn.viewable.Viewable:
         if snap.message:
             return empty(snap.message, "shift-empty")
         t = snap.totals
@@ -124,8 +122,12 @@ class ShiftReportView(pn.viewable.Viewer):
             sizing_mode="stretch_width", css_classes=["shift-report"])
 
     def __panel__(self) -> pn.viewable.Viewable:
+        # a property's snapshot is a scan of its events the first time (seconds at 20M): read on a
+        # worker thread, so that the server's other sessions do not wait for it
+        report = live_async(self.shift.snapshot, self._report,
+                            [(self.shift, ["property_id", "day", "shift", "refresh"])], waiting="Reading the shift…")
         return pn.Column(pn.Row(self._property, self._day, self._which, self._latest, self._refresh),
-                         self._report, sizing_mode="stretch_width")
+                         report, sizing_mode="stretch_width")
 
 
 class ShiftSummaryView(pn.viewable.Viewer):
@@ -134,11 +136,10 @@ class ShiftSummaryView(pn.viewable.Viewer):
     shift = param.ClassSelector(class_=ShiftState, doc="Property and shift window shown.")
     names = param.Integer(default=4, bounds=(0, 20), doc="How many names of people in the room to list.")
 
-    @param.depends("shift.property_id", "shift.day", "shift.shift", "shift.refresh")
-    def _card(self) -> pn.viewable.Viewable:
+    def _card(self) -> str:
         snap = self.shift.snapshot()
         if snap.message:
-            return empty(snap.message, "shift-summary-empty")
+            return f'<div class="empty">{esc(snap.message)}</div>'
         t = snap.totals
         room = snap.in_room.filter(pl.col("open")) if snap.in_room.height else snap.in_room
         who = ", ".join(room["name"].head(self.names).to_list()) if room.height else "nobody"
@@ -148,15 +149,17 @@ class ShiftSummaryView(pn.viewable.Viewer):
                  + chip(f"Attention {t['attention']}", "warn" if t["attention"] else "")
                  + chip(f"Incidents {t['incidents']}", "bad" if t["incidents"] else "")
                  + chip(f"Theo {M.money(t['theo'])}", ""))
-        body = (f'<div class="card"><b>{esc(self.shift.label())}</b>'
+        return (f'<div class="card"><b>{esc(self.shift.label())}</b>'
                 f'<div class="row" style="margin:4px 0">{chips}</div>'
                 f'<div class="muted">In the room: {esc(who)}{esc(more)}</div>'
                 f'<div class="muted">Needs attention: {esc(attention)}</div></div>')
-        return html_pane(body, ["shift-summary", f"shift-summary-{self.shift.property_id}"], width=330,
-                         sizing_mode=None)
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.panel(self._card)
+        # the snapshot is a scan of the property's events the first time (seconds at 20M): on a worker
+        # thread, so that the server's other sessions do not wait while an overview fills in
+        return live_html_async(self._card, [(self.shift, ["property_id", "day", "shift", "refresh"])],
+                               ["shift-summary", f"shift-summary-{self.shift.property_id}"],
+                               waiting="Reading the shift…", width=330, sizing_mode=None)
 
 
 class PlayerShiftLens(pn.viewable.Viewer):
