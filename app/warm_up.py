@@ -9,6 +9,8 @@
   waiting on the same scans.
 """
 
+import logging
+
 import app.pages.audit  # noqa: F401
 import app.pages.cohorts  # noqa: F401
 import app.pages.overview  # noqa: F401
@@ -18,4 +20,5 @@ import app.pages.segments  # noqa: F401
 import app.pages.shift  # noqa: F401
 from app.data import DataStore
 
+logging.getLogger("player360").setLevel(logging.INFO)  # "warm-up done in N s" in the server log
 DataStore.shared().warm()

@@ -100,6 +100,16 @@ def server_side(db: Path, players: list[dict]) -> dict:
             "search": stats(searches), "events_per_player": {"min": min(events), "max": max(events)}}
 
 
+def wait_for_log(path: Path, text: str, timeout: float) -> None:
+    """Wait until the server's log holds `text` (or `timeout` seconds passed: then say so)."""
+    deadline = time.monotonic() + timeout
+    while text not in path.read_text(encoding="utf-8", errors="replace"):
+        if time.monotonic() > deadline:
+            print(f"  (no '{text}' in the server log after {timeout:.0f} s: measuring anyway)", flush=True)
+            return
+        time.sleep(0.5)
+
+
 def browser_side(db: Path, players: list[dict], rounds: int) -> dict:
     """Navigation to a fully rendered player page, and an in-page switch, in headless Chromium."""
     from playwright.sync_api import expect, sync_playwright
@@ -116,6 +126,7 @@ def browser_side(db: Path, players: list[dict], rounds: int) -> dict:
             warm = players[-1]  # warm the server (imports, first session) on a player not measured
             page.goto(f"{url}?player={warm['player_id']}")
             expect(page.locator(".player-header")).to_contain_text(warm["last_name"], timeout=120_000)
+            wait_for_log(app.log, "warm-up done", 600)  # the steady state, not the start-up scans
             for p in players[:rounds]:
                 name = f"{p['first_name']} {p['last_name']}"
                 t = time.perf_counter()
@@ -142,7 +153,8 @@ def browser_side(db: Path, players: list[dict], rounds: int) -> dict:
             served.seek(switch_log_from)
             server_ms = [float(m.group(1)) / 1000 for m in re.finditer(r"opened player \S+ in ([\d.]+) ms", served.read())]
         return {"navigate_to_rendered_360": stats(loads), "switch_in_page_to_header": stats(switches),
-                "switch_server_time_in_app": stats(server_ms)}
+                "switch_server_time_in_app": stats(server_ms),
+                "navigate_each_ms": [round(x * 1000) for x in loads]}
 
 
 def make_players_store(path: Path, count: int, seed: int = 3) -> Path:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import param
@@ -78,14 +78,21 @@ class ShiftState(param.Parameterized):
         open visit if they are in the room, else the newest shift at their preferred property."""
         try:
             visit = M.open_visit(player.current)  # the player's own events: no store-wide read
+            clock = self.data.data_clock(self.session.principal) or datetime.now()
+            stale = visit if visit and visit["ts"] < clock - timedelta(hours=M.STALE_OPEN_HOURS) else None
+            if stale:
+                # a check-out never recorded: the shift report leaves such visits out, and the shift they
+                # began in would be a scan of its own (seconds at 20M) for every such player
+                visit = None
             prop = (visit or {}).get("property_id") or (player.metrics or {}).get("preferred_property") or (
                 player.properties["property_id"][0] if player.properties.height else None)
             if not prop:
                 return None
-            day, shift = M.shift_of(visit["ts"] if visit else (self.data.data_clock(self.session.principal) or datetime.now()))
+            day, shift = M.shift_of(visit["ts"] if visit else clock)
             start, end = M.shift_window(day, shift)
             snap = self.data.shift_snapshot(self.session.principal, prop, start, end)
         except DataUnavailable:
             return None
         label = f"{prop} · {shift} shift {start:%Y-%m-%d %H:%M}–{end:%H:%M}"
-        return {"label": label, "property_id": prop, "day": day, "shift": shift, **snap.player(player.player_id)}
+        return {"label": label, "property_id": prop, "day": day, "shift": shift,
+                "stale_since": stale["ts"] if stale else None, **snap.player(player.player_id)}

@@ -1,8 +1,9 @@
 """Tabs under the player page: Visits / Play / Rewards / Transactions / Compliance, with charts.
 
-Charts are Bokeh over the player's events already read for the page. A tab's charts are built the
-first time it is opened and afterwards only fed new data; on a player switch they update a moment
-after the rest of the page (next tick), so the header, metrics and timeline show first.
+Charts are Bokeh over the player's events already read for the page. A tab's charts are built (or
+taken ready-made from `chart_pool.POOL`) the first time it is opened and afterwards only fed new
+data; on a player switch they update a moment after the rest of the page (next tick), so the
+header, metrics and timeline show first.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from app import model as M
 from app.data import PlayerData
 from app.state.player import PlayerState
 from app.views import charts
+from app.views.chart_pool import POOL
 from app.views.common import esc, html_pane, later, table
 
 TABS = ("Visits", "Play", "Rewards", "Transactions", "Compliance")
@@ -89,9 +91,9 @@ class ActivityTabsView(pn.viewable.Viewer):
 
     # -- tabs ------------------------------------------------------------------------------------------
     def _build_visits(self) -> tuple[pn.viewable.Viewable, Updater]:
-        per_window = charts.Bars("Visits per 30 days", "visits")
-        by_prop = charts.Bars("Visits by property", "visits", charts.PALETTE[4], rotate=False)
-        heat = charts.HeatMap("Visit starts: weekday × hour", "visits")
+        per_window = POOL.take(charts.Bars, "Visits per 30 days", "visits")
+        by_prop = POOL.take(charts.Bars, "Visits by property", "visits", charts.PALETTE[4], rotate=False)
+        heat = POOL.take(charts.HeatMap, "Visit starts: weekday × hour", "visits")
 
         def update(s: PlayerData, events: pl.DataFrame) -> None:
             windows, trend = self._trend(s)
@@ -106,10 +108,10 @@ class ActivityTabsView(pn.viewable.Viewer):
         return content, update
 
     def _build_play(self) -> tuple[pn.viewable.Viewable, Updater]:
-        theo = charts.Bars("Theo per 30 days (spend trend)", "theo $")
-        by_game = charts.Bars("Theo by game", "theo $", charts.PALETTE[1], rotate=False)
-        minutes = charts.Bars("Minutes played per 30 days", "minutes", charts.PALETTE[2])
-        heat = charts.HeatMap("Rated sessions: weekday × hour", "sessions")
+        theo = POOL.take(charts.Bars, "Theo per 30 days (spend trend)", "theo $")
+        by_game = POOL.take(charts.Bars, "Theo by game", "theo $", charts.PALETTE[1], rotate=False)
+        minutes = POOL.take(charts.Bars, "Minutes played per 30 days", "minutes", charts.PALETTE[2])
+        heat = POOL.take(charts.HeatMap, "Rated sessions: weekday × hour", "sessions")
 
         def update(s: PlayerData, events: pl.DataFrame) -> None:
             windows, trend = self._trend(s)
@@ -125,9 +127,9 @@ class ActivityTabsView(pn.viewable.Viewer):
         return content, update
 
     def _build_rewards(self) -> tuple[pn.viewable.Viewable, Updater]:
-        issued = charts.GroupedBars("Rewards issued vs redeemed per 30 days", ["issued", "redeemed"], "rewards")
-        points = charts.Line("Points balance", "points")
-        by_type = charts.Bars("Rewards by type", "rewards", charts.PALETTE[5], rotate=False)
+        issued = POOL.take(charts.GroupedBars, "Rewards issued vs redeemed per 30 days", ["issued", "redeemed"], "rewards")
+        points = POOL.take(charts.Line, "Points balance", "points")
+        by_type = POOL.take(charts.Bars, "Rewards by type", "rewards", charts.PALETTE[5], rotate=False)
 
         def update(s: PlayerData, events: pl.DataFrame) -> None:
             windows, trend = self._trend(s)
@@ -143,7 +145,7 @@ class ActivityTabsView(pn.viewable.Viewer):
         return content, update
 
     def _build_transactions(self) -> tuple[pn.viewable.Viewable, Updater]:
-        money = charts.GroupedBars("Cash-in vs cash-out per 30 days", ["cash-in", "cash-out"], "$")
+        money = POOL.take(charts.GroupedBars, "Cash-in vs cash-out per 30 days", ["cash-in", "cash-out"], "$")
         log = html_pane("", ["transactions-log"])
 
         def update(s: PlayerData, events: pl.DataFrame) -> None:
@@ -155,7 +157,7 @@ class ActivityTabsView(pn.viewable.Viewer):
         return pn.Column(money.pane, log, sizing_mode="stretch_width"), update
 
     def _build_compliance(self) -> tuple[pn.viewable.Viewable, Updater]:
-        by_type = charts.Bars("Compliance entries by type", "entries", charts.PALETTE[3], rotate=False)
+        by_type = POOL.take(charts.Bars, "Compliance entries by type", "entries", charts.PALETTE[3], rotate=False)
         log = html_pane("", ["compliance-log"])
 
         def update(_s: PlayerData, events: pl.DataFrame) -> None:

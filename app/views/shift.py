@@ -182,6 +182,9 @@ class PlayerShiftLens(pn.viewable.Viewer):
             parts.append(chip(f"{state} since {M.when(r['since'])} · {r['location']}", "info"))
         else:
             parts.append(chip("Not in the room this shift", ""))
+        if lens.get("stale_since"):
+            parts.append(chip(f"Open visit since {M.when(lens['stale_since'])} without a check-out "
+                              f"(left out of shift reports after {M.STALE_OPEN_HOURS} h)", "warn"))
         for r in lens["attention"]:
             parts.append(chip(f"Needs attention: {r['reasons']}", SEVERITY_TONE.get(r["severity"], "warn")))
         for r in lens["incidents"]:

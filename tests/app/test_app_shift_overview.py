@@ -51,6 +51,27 @@ def test_the_report_the_widget_and_the_lens_read_the_same_snapshot(data, visit):
     assert lens["property_id"] == visit["property_id"] and lens["in_room"] and lens["in_room"][0]["open"]
 
 
+def test_a_visit_open_for_days_is_a_missing_check_out_not_a_reason_to_read_its_old_shift(data, visit):
+    """The lens reads the current shift (the one every page shares) and names the stale open visit."""
+    import dataclasses
+
+    import polars as pl
+
+    player = PlayerState(data=data, session=session(), player_id=visit["player_id"]).snapshot
+    clock = data.data_clock(WHO)
+    old = clock - timedelta(hours=M.STALE_OPEN_HOURS + 30)
+    events = player.current.with_columns(
+        pl.when((pl.col("event_type") == "visit") & pl.col("ends_at").is_null()).then(pl.lit(old))
+        .otherwise(pl.col("ts")).alias("ts"))
+    stale_player = dataclasses.replace(player, events=events)
+    assert M.open_visit(stale_player.current)["ts"] == old
+    lens = ShiftState(data=data, session=session()).player_lens(stale_player)
+    day, which = M.shift_of(clock)
+    assert (lens["day"], lens["shift"]) == (day, which) and lens["stale_since"] == old
+    fresh = ShiftState(data=data, session=session()).player_lens(player)
+    assert fresh["stale_since"] is None and fresh["in_room"] and fresh["in_room"][0]["open"]
+
+
 def test_tasks_due_and_attention_tags_bring_players_into_the_attention_list(data, visit):
     day, which = M.shift_of(visit["ts"])
     player = PlayerState(data=data, session=session("ana"), player_id=visit["player_id"])
