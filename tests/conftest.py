@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
@@ -77,3 +78,23 @@ def txn(i: int, player: str = "PL1", amount: str = "100", ts: str = "2025-01-01 
     """One transactions row."""
     return {"txn_id": f"T{i}", "player_id": player, "property_id": "P01", "ts": ts, "type": kind,
             "amount": amount}
+
+
+def running_batch(store: Store, batch_id: str, player_id: str, ts: datetime, record_key: str = "T9",
+                  amount: float | None = None) -> int:
+    """A transactions batch left 'running' with one buy_in of a player committed in it (invisible to
+    readers until `finish_batch`); returns the batch's base sequence number."""
+    from pipelines.facts import STAGED_SCHEMA
+
+    base = store.start_batch({"batch_id": batch_id, "source": "transactions", "file_name": f"{batch_id}.csv",
+                              "actor": "a", "role": "etl", "started_at": ts.replace(hour=0, minute=0, second=0)})
+    row = {"_row": [1], "content": ["c"], "record_key": [record_key], "player_id": [player_id], "ts": [ts],
+           "event_type": ["buy_in"], "source": ["transactions"]} | ({"amount": [amount]} if amount is not None else {})
+    staged = pl.DataFrame(row)
+    staged = staged.with_columns(
+        [pl.lit(None, t).alias(n) for n, t in STAGED_SCHEMA.items() if n not in staged.columns]
+    ).select(list(STAGED_SCHEMA))
+    rejected = pl.DataFrame(schema={"row_number": pl.Int64, "raw": pl.String, "column": pl.String, "reason": pl.String})
+    assert store.apply_chunk(staged, rejected, batch_id=batch_id, source="transactions", actor="a", role="etl",
+                             base_seq=base) == (1, 0)
+    return base

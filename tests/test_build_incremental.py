@@ -205,23 +205,11 @@ def test_a_changed_catalog_or_a_tampered_snapshot_means_a_full_build(loaded, wri
 def test_the_next_build_takes_exactly_the_batches_this_one_did_not_see(loaded, write_csv):
     """A batch still running when a build looked (its events numbered below the build's watermark) is
     new to the next build; a batch that finished just before it, in the same second, is not."""
-    from pipelines.facts import STAGED_SCHEMA
-    from tests.conftest import txn
+    from tests.conftest import running_batch, txn
 
     ingest_file(loaded, "transactions", write_csv("a.csv", [txn(1, "PL1"), txn(2, "PL2"), txn(3, "PL3")]))
     assert build(loaded, date(2025, 1, 31), actor="t").mode == "full"
-    base = loaded.start_batch({"batch_id": "B-slow", "source": "transactions", "file_name": "slow.csv",
-                               "actor": "a", "role": "etl", "started_at": datetime(2025, 1, 2)})
-    staged = pl.DataFrame({"_row": [1], "content": ["c"], "record_key": ["T9"], "player_id": ["PL3"],
-                           "ts": [datetime(2025, 1, 2, 10)], "event_type": ["buy_in"], "amount": [50.0],
-                           "source": ["transactions"]})
-    staged = staged.with_columns(
-        [pl.lit(None, t).alias(n) for n, t in STAGED_SCHEMA.items() if n not in staged.columns]
-    ).select(list(STAGED_SCHEMA))
-    rejected = pl.DataFrame(schema={"row_number": pl.Int64, "raw": pl.String, "column": pl.String,
-                                    "reason": pl.String})
-    loaded.apply_chunk(staged, rejected, batch_id="B-slow", source="transactions", actor="a", role="etl",
-                       base_seq=base)
+    base = running_batch(loaded, "B-slow", "PL3", datetime(2025, 1, 2, 10), amount=50.0)
     ingest_file(loaded, "transactions", write_csv("b.csv", [txn(4, "PL1", ts="2025-01-03 10:00:00")]))
     seen = build(loaded, date(2025, 1, 31), actor="t")  # at once: PL1's batch finished this very second
     assert (seen.mode, seen.recomputed) == ("incremental", 1)

@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 
 from pipelines import schema as S
 from pipelines import store_ingest
-from pipelines.facts import STAGED_SCHEMA, _as_text
+from pipelines.facts import _as_text
 from pipelines.ingest import ingest_file
 from pipelines.prefetch import prefetch
 from pipelines.store import Store
-from tests.conftest import txn
+from tests.conftest import running_batch, txn
 
 
 def _visible(store: Store) -> int:
@@ -84,17 +84,7 @@ def test_a_stale_batch_is_removed_by_the_next_writer(tmp_path, players_csv, writ
     db = tmp_path / "s.duckdb"
     with Store(db) as store:
         ingest_file(store, "players", players_csv)
-        base = store.start_batch({"batch_id": "B-stale", "source": "transactions", "file_name": "t.csv",
-                                  "actor": "a", "role": "etl", "started_at": datetime(2025, 1, 1)})
-        staged = pl.DataFrame({"_row": [1], "content": ["c"], "record_key": ["T1"], "player_id": ["PL1"],
-                               "ts": [datetime(2025, 1, 1)], "event_type": ["buy_in"], "source": ["transactions"]})
-        staged = staged.with_columns(
-            [pl.lit(None, t).alias(n) for n, t in STAGED_SCHEMA.items() if n not in staged.columns]
-        ).select(list(STAGED_SCHEMA))
-        rejected = pl.DataFrame(schema={"row_number": pl.Int64, "raw": pl.String, "column": pl.String,
-                                        "reason": pl.String})
-        assert store.apply_chunk(staged, rejected, batch_id="B-stale", source="transactions", actor="a",
-                                 role="etl", base_seq=base) == (1, 0)
+        running_batch(store, "B-stale", "PL1", datetime(2025, 1, 1), record_key="T1")
     store_ingest._LIVE.discard("B-stale")  # as if its process had died
     with Store(db, read_only=True) as reader:
         assert (_stored(reader), _visible(reader)) == (1, 0)

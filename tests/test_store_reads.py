@@ -13,10 +13,9 @@ import polars as pl
 import pytest
 
 from pipelines import store_ingest, store_layout
-from pipelines.facts import STAGED_SCHEMA
 from pipelines.ingest import ingest_file
 from pipelines.store import Store
-from tests.conftest import txn
+from tests.conftest import running_batch, txn
 
 FIXED = ("FROM builds", "FROM ingest_batches", "FROM player_aliases", "FROM player_card_layout")
 
@@ -42,16 +41,7 @@ def _history(store: Store, write_csv) -> None:
     ingest_file(store, "transactions", write_csv("a.csv", [txn(1, "PL1"), txn(2, "PL3", amount="5"), txn(3, "PL2")]))
     ingest_file(store, "transactions", write_csv("b.csv", [txn(2, "PL3", amount="7")]))
     store.merge_players("PL1", "PL3", actor="a", role="admin", reason="dup")
-    base = store.start_batch({"batch_id": "B-dead", "source": "transactions", "file_name": "c.csv",
-                              "actor": "a", "role": "etl", "started_at": datetime(2025, 1, 2)})
-    staged = pl.DataFrame({"_row": [1], "content": ["c"], "record_key": ["T9"], "player_id": ["PL1"],
-                           "ts": [datetime(2025, 1, 2)], "event_type": ["buy_in"], "source": ["transactions"]})
-    staged = staged.with_columns(
-        [pl.lit(None, t).alias(n) for n, t in STAGED_SCHEMA.items() if n not in staged.columns]
-    ).select(list(STAGED_SCHEMA))
-    rejected = pl.DataFrame(schema={"row_number": pl.Int64, "raw": pl.String, "column": pl.String, "reason": pl.String})
-    assert store.apply_chunk(staged, rejected, batch_id="B-dead", source="transactions", actor="a", role="etl",
-                             base_seq=base) == (1, 0)
+    running_batch(store, "B-dead", "PL1", datetime(2025, 1, 2))
     store_ingest._LIVE.discard("B-dead")  # as if its process had died: a read-only open keeps it 'running'
 
 
