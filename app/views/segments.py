@@ -18,7 +18,7 @@ from tornado.ioloop import IOLoop
 
 from app import model as M
 from app.state.segments import SegmentsState
-from app.views.common import empty, esc, html_pane, live_html
+from app.views.common import empty, esc, html_pane, live_html, served_doc
 
 BAR = '<div class="bar"><span style="width:{w:.1f}%"></span></div>'
 
@@ -41,12 +41,12 @@ class AfterCounts:
         if self.pending:
             return
         self.pending = True
-        doc = pn.state.curdoc
+        doc = served_doc()
 
         def apply() -> None:
             self.pending = False
             self.fn()
-        if doc is None or doc.session_context is None:
+        if doc is None:
             if self.prepare is not None:
                 self.prepare()
             apply()
