@@ -19,8 +19,9 @@ Contenders:
 * ``polars-stream``, ``polars-core-stream`` -- ``player_metrics`` over ``pl.scan_parquet`` with the
   streaming engine: the events are never all in memory (the load is part of the timed run);
 * ``polars-shards`` -- what ``player360 build`` does: the events in a DuckDB store (prepared once,
-  sorted by player), read one player-id range at a time (``Store.events_for``), each shard's metrics
-  with the streaming engine, concatenated (the read from DuckDB is part of the timed run).
+  sorted by player), read one player-id range at a time (``Store.events_for``, the next range read
+  while the current one is aggregated), each shard's metrics with the streaming engine, concatenated
+  (the read from DuckDB is part of the timed run).
 
 Ratios are against DuckDB on the same metric set. The results are cross-checked (columns equal
 within 1e-6 relative) unless ``--no-check``.
@@ -502,25 +503,28 @@ def _store_of(path: Path) -> Path:
 
 
 def _sharded(db: Path):
-    """The build's path: player-id ranges read from the store, metrics per shard, concatenated
-    (shard size and DuckDB's pool as the build sets them; BENCH_SHARD_EVENTS, BENCH_DUCKDB_POOL try others)."""
+    """The build's path: player-id ranges read from the store (the next range read while the current
+    one is aggregated, as ``full_pass`` does), metrics per shard, concatenated (shard size and
+    DuckDB's pool as the build sets them; BENCH_SHARD_EVENTS, BENCH_DUCKDB_POOL try others)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from pipelines.build import BUILD_MEMORY_LIMIT
-    from pipelines.build_compute import SHARD_EVENTS
-    from pipelines.derived.metrics import EVENT_INPUTS, attrs_event_types, player_metrics
+    from pipelines.build_compute import SHARD_EVENTS, SHARD_MEMORY_LIMIT, _prefetched
+    from pipelines.derived.metrics import player_metrics
     from pipelines.store import Store
 
     store = Store(db, read_only=True)
     shard_events = int(os.environ.get("BENCH_SHARD_EVENTS", SHARD_EVENTS))
-    pool = os.environ.get("BENCH_DUCKDB_POOL", BUILD_MEMORY_LIMIT)
+    pool = os.environ.get("BENCH_DUCKDB_POOL", SHARD_MEMORY_LIMIT)
 
     def run() -> pl.DataFrame:
-        with store.build_session(pool):
+        with store.build_session(BUILD_MEMORY_LIMIT):
             ranges = store.id_ranges(max(1, -(-store.events_count() // shard_events)))
             parts = []
-            for r in ranges:
-                events = store.events_for(list(EVENT_INPUTS), id_range=r, attrs_types=attrs_event_types())
-                parts.append(player_metrics(events.lazy(), AS_OF).collect(engine="streaming"))
-                del events
+            with store.build_session(pool), ThreadPoolExecutor(1) as reader:
+                for events, _players in _prefetched(reader, store, ranges):
+                    parts.append(player_metrics(events, AS_OF).collect(engine="streaming"))
+                    del events, _players
         return pl.concat(parts, how="vertical_relaxed", rechunk=False)
 
     return run

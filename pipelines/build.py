@@ -40,7 +40,8 @@ Progress = Callable[[str], None]
 # DuckDB's buffer pool while a build reads (PLAYER360_BUILD_MEMORY_LIMIT overrides): the build
 # streams events shard by shard, so a larger pool would only cache pages it never reads again
 # (1M players, 20M events: peak RSS of the metrics 2.5 GB with 1GB and 2.5M-event shards, 1.6 GB
-# with 256MB and 1M-event shards, same CPU time).
+# with 256MB and 1M-event shards, same CPU time). The shard scans themselves run with a smaller one
+# still (``build_compute.SHARD_MEMORY_LIMIT``).
 BUILD_MEMORY_LIMIT = "256MB"
 
 

@@ -17,7 +17,9 @@ be trained, the training rows of a fixed sample of players. Everything here is p
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,9 +33,18 @@ from pipelines.derived.incremental import carry_forward
 from pipelines.derived.metrics import EVENT_INPUTS, aggregate_columns, attrs_event_types, player_aggregates
 from pipelines.store import Store
 
-__all__ = ["SHARD_EVENTS", "Computed", "Training", "full_pass", "incremental_pass"]
+__all__ = ["SHARD_EVENTS", "SHARD_MEMORY_LIMIT", "Computed", "Training", "full_pass", "incremental_pass"]
 
-SHARD_EVENTS = 1_000_000  # events per shard of a full pass (about 0.1 GB of them in memory)
+# Events per shard of a full pass: two shards are in memory at once (one aggregated, the next being
+# read), about 0.05 GB each. The work per event does not depend on the shard size (1M- and 3M-event
+# shards cost the same CPU per event), only the memory does.
+SHARD_EVENTS = 500_000
+# DuckDB's buffer pool while a full pass reads its shards (PLAYER360_BUILD_MEMORY_LIMIT overrides):
+# each shard's scan reads its blocks once, so the pool only caches blocks nobody reads again. 1M
+# players, 20M events, metrics of the build's path (1M-event shards, read one after the other):
+# peak RSS 1,650 MiB with 256MB, 1,455-1,487 MiB with 64MB, same CPU time. (The build's other
+# reads, such as id_ranges' quantiles over every player id, need more: 32MB ran out of memory there.)
+SHARD_MEMORY_LIMIT = "64MB"
 MAX_CHANGED_SHARE = 0.5  # beyond this share of changed players a full pass is cheaper
 
 Say = Callable[[str], None]
@@ -88,11 +99,11 @@ def _training_rows(events: pl.LazyFrame, players: pl.LazyFrame, training: Traini
                           training.t0, training.horizon_days, active_days=training.active_days)
 
 
-def _concat_training(parts: list[tuple[pl.DataFrame, pl.Series]]) -> tuple[pl.DataFrame, pl.Series]:
-    features = pl.concat([f for f, _ in parts], how="vertical_relaxed")
-    labels = pl.concat([y for _, y in parts])
-    order = features.get_column("player_id").arg_sort()
-    return features[order], labels.gather(order)
+def _owned(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame with string buffers of its own. Rows gathered from a frame (a semi-join) keep views
+    into the whole frame's string buffers: keeping the churn sample's 5% of each shard would keep
+    every shard's strings alive (0.9 GB at 20M events). Large strings are copied, then viewed again."""
+    return pl.from_arrow(frame.to_arrow(compat_level=pl.CompatLevel.oldest()))  # type: ignore[return-value]
 
 
 def _by_player(frame: pl.DataFrame) -> pl.DataFrame:
@@ -100,23 +111,48 @@ def _by_player(frame: pl.DataFrame) -> pl.DataFrame:
     return frame if frame.get_column("player_id").is_sorted() else frame.sort("player_id")
 
 
+def _prefetched(reader: ThreadPoolExecutor, store: Store,
+                ranges: list[Any]) -> Iterator[tuple[pl.LazyFrame, pl.LazyFrame]]:
+    """The shards' (events, players), each read by ``reader`` while the caller works on the one
+    before: DuckDB's scan and Polars' aggregation both release the GIL. Only the reader uses the
+    store meanwhile."""
+    pending = reader.submit(_read, store, id_range=ranges[0])
+    for nxt in [*ranges[1:], None]:
+        shard = pending.result()
+        if nxt is not None:
+            pending = reader.submit(_read, store, id_range=nxt)
+        yield shard
+        del shard
+
+
 def full_pass(store: Store, cutoff: datetime, training: Training | None, say: Say) -> Computed:
-    """Every player computed from their events, one player-id range at a time."""
+    """Every player computed from their events, one player-id range at a time.
+
+    The churn sample's events are kept from each shard and its training rows computed once at the
+    end (per player, so the same rows as per shard, without running the catalog 21 more times)."""
     ranges = store.id_ranges(max(1, math.ceil(store.events_count() / SHARD_EVENTS)))
-    aggregates, states, rows = [], [], []
-    for k, id_range in enumerate(ranges, 1):
-        say(f"metrics: shard {k}/{len(ranges)}")
-        events, players = _read(store, id_range=id_range)
-        aggregates.append(player_aggregates(events, cutoff, players).collect(engine="streaming").sort("player_id"))
-        states.append(clv_state(events, cutoff))
-        if training is not None:
-            rows.append(_training_rows(events, players, training))
-        del events, players
+    aggregates, states, sample_events, sample_players = [], [], [], []
+    pool = os.environ.get("PLAYER360_BUILD_MEMORY_LIMIT", SHARD_MEMORY_LIMIT)
+    with store.build_session(pool), ThreadPoolExecutor(1, thread_name_prefix="shard-reader") as reader:
+        shards = _prefetched(reader, store, ranges)
+        for k, (events, players) in enumerate(shards, 1):
+            say(f"metrics: shard {k}/{len(ranges)}")
+            aggregates.append(player_aggregates(events, cutoff, players).collect(engine="streaming").sort("player_id"))
+            states.append(clv_state(events, cutoff))
+            if training is not None:
+                sample = training.sample.lazy()
+                sample_events.append(_owned(events.join(sample, on="player_id", how="semi").collect()))
+                sample_players.append(_owned(players.join(sample, on="player_id", how="semi").collect()))
+            del events, players
+    rows = None
+    if training is not None:
+        say(f"churn training rows: {training.sample.height:,} sampled players")
+        rows = _training_rows(pl.concat(sample_events, how="vertical_relaxed").lazy(),
+                              pl.concat(sample_players, how="vertical_relaxed").lazy(), training)
     return Computed(  # ranges come in id order: the sorted shards concatenate sorted, without a copy
         aggregates=_by_player(pl.concat(aggregates, how="vertical_relaxed", rechunk=False)),
         clv_state=_by_player(pl.concat(states, how="vertical_relaxed", rechunk=False)),
-        training=_concat_training(rows) if rows else None,
-        mode="full", recomputed=sum(a.height for a in aggregates), shards=len(ranges),
+        training=rows, mode="full", recomputed=sum(a.height for a in aggregates), shards=len(ranges),
     )
 
 

@@ -219,3 +219,17 @@ def test_the_next_build_takes_exactly_the_batches_this_one_did_not_see(loaded, w
     assert (late.status, late.mode, late.recomputed) == ("built", "incremental", 1)
     metrics = loaded.snapshot("player_metrics", date(2025, 1, 31)).filter(pl.col("player_id") == "PL3")
     assert metrics["cash_in_total"].item() == 150.0
+
+
+def test_a_full_build_in_many_shards_equals_one_in_one_shard(demo_files, tmp_path, monkeypatch):
+    """Shards read ahead while the one before is aggregated, and the churn sample's events gathered
+    from every shard and trained on once, give the rows of a build whose one shard holds everything."""
+    a, b = (ingest_demo(Store(tmp_path / f"{name}.duckdb"), demo_files) for name in ("a", "b"))
+    build(a, date(2026, 1, 1), actor="t", full=True, refit=True)
+    monkeypatch.setattr(compute, "SHARD_EVENTS", b.events_count() // 7)
+    assert len(b.id_ranges(-(-b.events_count() // compute.SHARD_EVENTS))) >= 7
+    build(b, date(2026, 1, 1), actor="t", full=True, refit=True)
+    assert b.snapshot("player_churn_model").height > 0
+    _assert_same(a, b, date(2026, 1, 1))
+    a.close()
+    b.close()
