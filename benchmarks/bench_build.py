@@ -31,7 +31,7 @@ import polars as pl
 from app import queries as Q
 from metrics.segments import SpendingTiers, default_schemes, segment_all
 from pipelines.access import Access, Principal
-from pipelines.build import build
+from pipelines.build import BuildResult, build
 from pipelines.cli import DEMO_ORDER
 from pipelines.generate import generate
 from pipelines.ingest import ingest_file
@@ -85,6 +85,12 @@ def _timed(label: str, fn):
     print(f"  {label:44s} {time.perf_counter() - t:8.2f} s, CPU {time.process_time() - cpu:6.1f} s   "
           f"(peak {peak:7,.0f} MB, load average {os.getloadavg()[0]:.1f})", flush=True)
     return value
+
+
+def _ended(result: BuildResult) -> BuildResult:
+    """Print the last stretch of a build (after its last stage: writes, commit, layout upkeep)."""
+    _stage("build returned")
+    return result
 
 
 def upgrade(path: str) -> None:
@@ -174,10 +180,10 @@ def main() -> None:
     with Store(work) as store:
         events = store.sql("SELECT count(*) AS n FROM events")["n"][0]
         print(f"  {events:,} events")
-        full = _timed("full build (fits the models)", lambda: build(
-            store, actor="bench", force=True, full=True, refit=True, progress=_stage))
+        full = _timed("full build (fits the models)", lambda: _ended(build(
+            store, actor="bench", force=True, full=True, refit=True, progress=_stage)))
         _timed("ingest one more day (visits of 1% of players)", lambda: one_more_day(store, root))
-        step = _timed("incremental build of the next day", lambda: build(store, actor="bench", progress=_stage))
+        step = _timed("incremental build of the next day", lambda: _ended(build(store, actor="bench", progress=_stage)))
         print(f"    {step.mode}: {step.recomputed:,} of {step.players:,} players recomputed")
         metrics = store.snapshot("player_metrics")
         schemes = default_schemes()

@@ -36,8 +36,9 @@ from pipelines.store import Store
 __all__ = ["SHARD_EVENTS", "SHARD_MEMORY_LIMIT", "Computed", "Training", "full_pass", "incremental_pass"]
 
 # Events per shard of a full pass: two shards are in memory at once (one aggregated, the next being
-# read), about 0.05 GB each. The work per event does not depend on the shard size (1M- and 3M-event
-# shards cost the same CPU per event), only the memory does.
+# read), about 0.05 GB each. Metrics of the build's path at 20M events (benchmarks/bench_metrics.py,
+# read-ahead, 64MB pool): peak RSS 1,402 MiB with 500k-event shards, 1,509 with 700k, 1,673 with 1M;
+# the smaller shards cost 1-3 s more CPU over the 20M events (per-shard planning).
 SHARD_EVENTS = 500_000
 # DuckDB's buffer pool while a full pass reads its shards (PLAYER360_BUILD_MEMORY_LIMIT overrides):
 # each shard's scan reads its blocks once, so the pool only caches blocks nobody reads again. 1M
