@@ -109,9 +109,12 @@ def app() -> pn.template.VanillaTemplate:
                            '<a href="/logout" class="logout">Sign out</a></div>')
     # the plain template: FastListTemplate's design system cost about 0.1 s of server CPU and 0.1-0.2 s
     # of browser work per page load (measured at 1M players, benchmarks/bench_app.py)
+    # no busy indicator: Panel's busy state is one for the whole process, so every open session's
+    # spinner turned with any other session's work, and each turn updated every session's indicator
+    # (7% of the server's event loop over 12 page loads, py-spy); slow parts say "Reading…" instead
     return pn.template.VanillaTemplate(
         title="Player 360", sidebar=[nav, account], main=[container], sidebar_width=210,
-        header_background="#2f5d8a")
+        header_background="#2f5d8a", busy_indicator=None)
 
 
 app().servable()
