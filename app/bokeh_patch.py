@@ -1,14 +1,18 @@
-"""Two of Bokeh's loops over model properties, without computing values they never use.
+"""Three of Bokeh's loops over model properties, without computing values they never use.
 
 Why: an unset property's value is its default, and Bokeh computes a default each time it is asked
-(themed, copied and validated: 30-40 us). Two loops ask for every property of every model:
+(themed, copied and validated: 30-40 us). Three loops ask about every property of every model:
 - serialising a document (`HasProps.query_properties_with_values`) computes every property's value
   and only then drops those never set (Bokeh's own TODO says so): on the player page (about 180
   models) 80-85% of `Document.to_json`, 65-100 ms per page load, on the critical path (the browser
   waits for the document); only that call (no defaults, no undefined values) takes the fast loop,
   every other (`clone`, ...) Bokeh's own;
 - collecting a document's models (`bokeh.model.util.visit_immediate_value_references`, run each
-  time a document's models change) reads every property that may hold a model, set or not.
+  time a document's models change) reads every property that may hold a model, set or not;
+- making a model (`HasProps.__init__`) asks every property of it whether its default is unstable,
+  although the answer depends on the class alone (the property and the class's overridden
+  defaults; no theme applies before a model is in a document): 121 of the 2,525 py-spy samples of
+  the server's event loop over 12 player page loads (about 5%). The answer is now kept per class.
 The versions here skip what cannot matter and are otherwise Bokeh's loops: an unset property whose
 default is *stable* (Bokeh's word: not a container and not made by a factory, so never a model)
 holds no model to visit and is never serialised.
@@ -29,11 +33,14 @@ import bokeh
 import bokeh.model.util as model_util
 from bokeh.core.has_props import HasProps
 from bokeh.core.property.descriptors import PropertyDescriptor
+from bokeh.core.property.singletons import Intrinsic, Undefined
 from bokeh.core.property.wrappers import PropertyValueContainer
 
 CHECKED_VERSIONS = ("3.9.",)
 ORIGINAL = HasProps.query_properties_with_values
 ORIGINAL_VISIT = model_util.visit_immediate_value_references
+ORIGINAL_INIT = HasProps.__init__
+_UNSTABLE: dict[type, tuple[str, ...]] = {}  # class -> its properties whose default is unstable
 
 
 def query_properties_with_values(self: HasProps, query: Callable[[PropertyDescriptor[Any]], bool], *,
@@ -71,10 +78,32 @@ def visit_immediate_value_references(value: Any, visitor: Callable[[Any], None])
             model_util.visit_value_and_its_immediate_references(getattr(value, attr), visitor)
 
 
+def has_props_init(self: HasProps, **properties: Any) -> None:
+    """Bokeh's `HasProps.__init__`, asking which defaults are unstable once per class."""
+    super(HasProps, self).__init__()
+    self._property_values = {}
+    self._unstable_default_values = {}
+    self._unstable_themed_values = {}
+    for name, value in properties.items():
+        if value is Undefined or value is Intrinsic:
+            continue
+        setattr(self, name, value)
+    cls = type(self)
+    unstable = _UNSTABLE.get(cls)
+    if unstable is None:  # Bokeh's order (deterministic), as its own loop
+        unstable = _UNSTABLE[cls] = tuple(name for name in self.properties(_with_props=True)
+                                          if self.lookup(name).has_unstable_default(self))
+    for name in unstable:
+        if name not in properties:
+            self.lookup(name)._get(self)  # fills in `_unstable_default_values`
+    self._initialized = True
+
+
 def apply() -> bool:
     """Install the faster loop if this Bokeh is one it was checked on; True when installed."""
     if not bokeh.__version__.startswith(CHECKED_VERSIONS):
         return False
     HasProps.query_properties_with_values = query_properties_with_values  # type: ignore[method-assign]
+    HasProps.__init__ = has_props_init  # type: ignore[method-assign]
     model_util.visit_immediate_value_references = visit_immediate_value_references
     return True

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import html
 import logging
+import os
 
 import panel as pn
+from bokeh.settings import settings as bokeh_settings
 
-from app import bokeh_patch
+from app import bokeh_patch, panel_patch
 from app.data import DataStore, DataUnavailable
 from app.pages.audit import AuditPage
 from app.pages.cohorts import CohortsPage
@@ -30,8 +32,14 @@ from app.state.rewards import RewardsState
 from app.state.segments import SegmentsState
 
 pn.extension("tabulator", notifications=False)
-# Bokeh computed every unset property's default to serialise a document (app/bokeh_patch.py)
+# Bokeh computed every unset property's default to serialise a document (app/bokeh_patch.py), and
+# Panel resolved its theme's stylesheet path on every read (app/panel_patch.py)
 bokeh_patch.apply()
+panel_patch.apply()
+if "BOKEH_PERFORM_ERROR_DIAGNOSTICS" not in os.environ:
+    # Bokeh's documented switch: it checks each callback's signature (inspect.signature) on every
+    # on_change, which Panel calls for every model it makes: about 4% of a page load's server CPU
+    bokeh_settings.perform_error_diagnostics.set_value(False)
 # the app's own INFO lines (e.g. each player open's server time) in the server log
 logging.getLogger("player360").setLevel(logging.INFO)
 

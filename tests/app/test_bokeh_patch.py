@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import bokeh
 import bokeh.model.util as model_util
@@ -66,11 +67,45 @@ def test_whole_pages_reach_the_same_models_with_and_without_the_patch(pages, mon
 def test_it_is_applied_only_to_the_bokeh_it_was_checked_on(monkeypatch):
     monkeypatch.setattr(HasProps, "query_properties_with_values", bokeh_patch.ORIGINAL)
     monkeypatch.setattr(model_util, "visit_immediate_value_references", bokeh_patch.ORIGINAL_VISIT)
+    monkeypatch.setattr(HasProps, "__init__", bokeh_patch.ORIGINAL_INIT)
     monkeypatch.setattr(bokeh, "__version__", "4.0.0")
     assert bokeh_patch.apply() is False
     assert HasProps.query_properties_with_values is bokeh_patch.ORIGINAL
     assert model_util.visit_immediate_value_references is bokeh_patch.ORIGINAL_VISIT
+    assert HasProps.__init__ is bokeh_patch.ORIGINAL_INIT
     monkeypatch.setattr(bokeh, "__version__", "3.9.2")
     assert bokeh_patch.apply() is True
     assert HasProps.query_properties_with_values is bokeh_patch.query_properties_with_values
     assert model_util.visit_immediate_value_references is bokeh_patch.visit_immediate_value_references
+    assert HasProps.__init__ is bokeh_patch.has_props_init
+
+
+def _normalised(doc: Document) -> str:
+    """The document's JSON with model ids numbered by first appearance (two builds of one page
+    differ only in the ids Bokeh and Panel hand out)."""
+    ids: dict[str, int] = {}
+    text = re.sub(r"""(['"])(p\d+)\1""", lambda m: "'m%d'" % ids.setdefault(m.group(2), len(ids)), _json(doc))
+    text = re.sub(r"__ref:p\d+", "__ref:#", text)  # Panel's references to its own objects
+    return re.sub(r"""(['"][A-Z][A-Za-z]*)\d{5}(['"])""", r"\1#\2", text)  # Panel's numbered names
+
+
+def test_models_are_made_the_same_with_and_without_the_patch(data, demo_db, monkeypatch):
+    def build() -> list[str]:
+        who = session()
+        player = PlayerState(data=data, session=who, player_id=busiest_player(demo_db)["player_id"])
+        docs = [_document(PlayerPage(player=player, search=PlayerSearch(data=data, session=who))),
+                _document(OverviewPage(overview=OverviewState(data=data, session=who)))]
+        return [_normalised(doc) for doc in docs]
+
+    monkeypatch.setattr(HasProps, "__init__", bokeh_patch.ORIGINAL_INIT)
+    before = build()
+    monkeypatch.setattr(HasProps, "__init__", bokeh_patch.has_props_init)
+    assert build() == before
+    # every model class the pages used: the same unstable defaults filled in, the same values set
+    for cls in {type(m) for m in _document(OverviewPage(overview=OverviewState(data=data, session=session()))).models}:
+        made = []
+        for init in (bokeh_patch.ORIGINAL_INIT, bokeh_patch.has_props_init):
+            monkeypatch.setattr(HasProps, "__init__", init)
+            model = cls()
+            made.append((sorted(model._property_values), sorted(model._unstable_default_values)))
+        assert made[0] == made[1], cls
