@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import html
 import logging
+import os
 
 import panel as pn
+from bokeh.settings import settings as bokeh_settings
 
-from app import bokeh_patch
+from app import bokeh_patch, panel_patch
 from app.data import DataStore, DataUnavailable
 from app.pages.audit import AuditPage
 from app.pages.cohorts import CohortsPage
@@ -30,8 +32,14 @@ from app.state.rewards import RewardsState
 from app.state.segments import SegmentsState
 
 pn.extension("tabulator", notifications=False)
-# Bokeh computed every unset property's default to serialise a document (app/bokeh_patch.py)
+# Bokeh computed every unset property's default to serialise a document (app/bokeh_patch.py), and
+# Panel resolved its theme's stylesheet path on every read (app/panel_patch.py)
 bokeh_patch.apply()
+panel_patch.apply()
+if "BOKEH_PERFORM_ERROR_DIAGNOSTICS" not in os.environ:
+    # Bokeh's documented switch: it checks each callback's signature (inspect.signature) on every
+    # on_change, which Panel calls for every model it makes: about 4% of a page load's server CPU
+    bokeh_settings.perform_error_diagnostics.set_value(False)
 # the app's own INFO lines (e.g. each player open's server time) in the server log
 logging.getLogger("player360").setLevel(logging.INFO)
 
@@ -101,9 +109,12 @@ def app() -> pn.template.VanillaTemplate:
                            '<a href="/logout" class="logout">Sign out</a></div>')
     # the plain template: FastListTemplate's design system cost about 0.1 s of server CPU and 0.1-0.2 s
     # of browser work per page load (measured at 1M players, benchmarks/bench_app.py)
+    # no busy indicator: Panel's busy state is one for the whole process, so every open session's
+    # spinner turned with any other session's work, and each turn updated every session's indicator
+    # (7% of the server's event loop over 12 page loads, py-spy); slow parts say "Reading…" instead
     return pn.template.VanillaTemplate(
         title="Player 360", sidebar=[nav, account], main=[container], sidebar_width=210,
-        header_background="#2f5d8a")
+        header_background="#2f5d8a", busy_indicator=None)
 
 
 app().servable()

@@ -9,6 +9,11 @@ makes them. `--snapshots` reads the rows from the snapshot tables instead of the
 connection that can see another's writes must, instead of once per read-only connection.
 The first and last quarter of the reads are reported apart: a fresh connection's first reads load
 the events row groups (blocks of every column) that the later reads find loaded.
+`--parts` also prints the CPU per read of its parts: the card lookup, the events read (query, rows,
+frame) and the rest. `--block-size 16384` reads a copy of the store made with that block size
+(`pipelines.store.copy_with_block_size`, written once under `--copy-dir`; the given store is only
+read): DuckDB loads whole blocks (256 KiB by default), one per column a first read of a row group
+touches.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import statistics
 import time
 from pathlib import Path
 
-from pipelines.store import Store
+from pipelines.store import Store, copy_with_block_size
 
 
 def main() -> None:
@@ -31,8 +36,19 @@ def main() -> None:
     parser.add_argument("--snapshots", action="store_true", help="read the snapshot tables, not the cards")
     parser.add_argument("--unfrozen", action="store_true",
                         help="ask the fixed lookups on every read, as a connection that can see writes does")
+    parser.add_argument("--parts", action="store_true", help="CPU per read of the card, the events and the rest")
+    parser.add_argument("--block-size", type=int, help="read a copy of the store with blocks of this many bytes")
+    parser.add_argument("--copy-dir", type=Path, default=Path("data/bench"), help="where --block-size keeps its copy")
     args = parser.parse_args()
-    with Store(args.db, read_only=True) as store:
+    db = args.db
+    if args.block_size:
+        db = args.copy_dir / f"{args.db.stem}-{args.block_size // 1024}k.duckdb"
+        if not db.exists():
+            args.copy_dir.mkdir(parents=True, exist_ok=True)
+            t = time.perf_counter()
+            copy_with_block_size(args.db, db, block_size=args.block_size)
+            print(f"copied {args.db} to {db} ({args.block_size:,}-byte blocks) in {time.perf_counter() - t:.0f} s")
+    with Store(db, read_only=True) as store:
         newest = store.sql("SELECT max(as_of) AS d FROM builds WHERE status = 'done'")["d"][0]
         ids = store.sql("SELECT player_id FROM player_metrics WHERE as_of = ?", [newest])["player_id"].to_list()
         sample = random.Random(args.seed).sample(ids, min(args.reads, len(ids)))
@@ -40,6 +56,7 @@ def main() -> None:
             store.card = lambda *_: None  # type: ignore[method-assign]
         if args.unfrozen:
             store.frozen = False
+        parts = _timed_parts(store) if args.parts else None
         load, times = os.getloadavg()[0], []
         cpu = time.process_time()
         for pid in sample:
@@ -49,6 +66,8 @@ def main() -> None:
         cpu = (time.process_time() - cpu) * 1000 / len(sample)
         q = statistics.quantiles(times, n=100)
         path = "snapshot tables" if args.snapshots else "player cards"
+        if args.block_size:
+            path += f", {args.block_size:,}-byte blocks"
         if args.unfrozen:
             path += ", lookups asked per read"
         print(f"one-player 360 read ({path}), {len(sample):,} random players of {len(ids):,}: "
@@ -59,6 +78,26 @@ def main() -> None:
             first, last = (statistics.quantiles(part, n=20) for part in (times[:quarter], times[-quarter:]))
             print(f"  first {quarter} reads p50 {first[9]:.1f} / p95 {first[18]:.1f} ms; "
                   f"last {quarter} p50 {last[9]:.1f} / p95 {last[18]:.1f} ms")
+        if parts is not None:
+            card, events = (parts[k] * 1000 / len(sample) for k in ("card", "_newest_events"))
+            print(f"  CPU per read: card {card:.2f} ms, events {events:.2f} ms, the rest {cpu - card - events:.2f} ms")
+
+
+def _timed_parts(store: Store) -> dict[str, float]:
+    """Wrap the store's card lookup and events read so that their CPU time adds up (per process:
+    DuckDB's worker threads included) in the returned dict, filled as the reads run."""
+    spent = {"card": 0.0, "_newest_events": 0.0}
+    for name in spent:
+        inner = getattr(store, name)
+
+        def timed(*args, _inner=inner, _name=name):
+            t = time.process_time()
+            try:
+                return _inner(*args)
+            finally:
+                spent[_name] += time.process_time() - t
+        setattr(store, name, timed)
+    return spent
 
 
 if __name__ == "__main__":

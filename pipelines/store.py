@@ -31,6 +31,39 @@ def default_db_path() -> Path:
     return Path(os.environ.get("PLAYER360_DB") or DEFAULT_DB)
 
 
+def copy_with_block_size(source: Path | str, target: Path | str, *, block_size: int) -> Path:
+    """Copy a store (every table, view, sequence and index, rows in their stored order) into a new
+    file of ``block_size``-byte blocks; the source is opened read-only and never written.
+
+    DuckDB fixes a file's block size when it creates it (256 KiB by default) and always reads whole
+    blocks, so a one-player read of a few rows loads a block per column it touches: a copy with
+    smaller blocks is how to measure what that costs (``benchmarks.bench_read --block-size``)."""
+    source, target = Path(source), Path(target)
+    if block_size not in (16_384, 32_768, 65_536, 131_072, 262_144):
+        raise UserError(f"block size {block_size}: expected a power of two from 16384 to 262144")
+    if not source.exists():
+        raise UserError(f"{source}: no such database")
+    if target.exists():
+        raise UserError(f"{target}: already exists; remove it or choose another path")
+    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    try:  # paths are quoted as SQL string literals: ATTACH takes no parameters
+        con.execute(f"ATTACH {_literal(source)} AS _source (READ_ONLY)")
+        con.execute(f"ATTACH {_literal(target)} AS _target (BLOCK_SIZE {int(block_size)})")
+        con.execute("COPY FROM DATABASE _source TO _target")
+        con.execute("DETACH _target")
+    except BaseException:
+        con.close()
+        for leftover in (target, Path(f"{target}.wal")):
+            leftover.unlink(missing_ok=True)
+        raise
+    con.close()
+    return target
+
+
+def _literal(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
 def _now() -> datetime:
     """Wall-clock time without a time zone, as stored in TIMESTAMP columns."""
     return datetime.now().replace(microsecond=0)
