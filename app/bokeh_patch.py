@@ -1,7 +1,7 @@
-"""Three of Bokeh's loops over model properties, without computing values they never use.
+"""Bokeh's work on model properties, without computing values it never uses or already knows.
 
 Why: an unset property's value is its default, and Bokeh computes a default each time it is asked
-(themed, copied and validated: 30-40 us). Three loops ask about every property of every model:
+(themed, copied and validated: 30-40 us), and four places ask about every property of every model:
 - serialising a document (`HasProps.query_properties_with_values`) computes every property's value
   and only then drops those never set (Bokeh's own TODO says so): on the player page (about 180
   models) 80-85% of `Document.to_json`, 65-100 ms per page load, on the critical path (the browser
@@ -130,7 +130,7 @@ def get_default(self: PropertyDescriptor[Any], obj: HasProps) -> Any:
 
 
 def apply() -> bool:
-    """Install the faster loop if this Bokeh is one it was checked on; True when installed."""
+    """Install the faster versions if this Bokeh is one they were checked on; True when installed."""
     if not bokeh.__version__.startswith(CHECKED_VERSIONS):
         return False
     HasProps.query_properties_with_values = query_properties_with_values  # type: ignore[method-assign]
