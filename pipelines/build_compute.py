@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +26,7 @@ from typing import Any
 import polars as pl
 
 from metrics.incremental import changed_intervals
+from pipelines.ahead import ahead
 from pipelines.derived.churn_training import VISIT_EVENTS, training_frame
 from pipelines.derived.clv import STATE_COLUMNS, clv_state
 from pipelines.derived.incremental import carry_forward
@@ -112,20 +112,6 @@ def _by_player(frame: pl.DataFrame) -> pl.DataFrame:
     return frame if frame.get_column("player_id").is_sorted() else frame.sort("player_id")
 
 
-def _prefetched(reader: ThreadPoolExecutor, store: Store,
-                ranges: list[Any]) -> Iterator[tuple[pl.LazyFrame, pl.LazyFrame]]:
-    """The shards' (events, players), each read by ``reader`` while the caller works on the one
-    before: DuckDB's scan and Polars' aggregation both release the GIL. Only the reader uses the
-    store meanwhile."""
-    pending = reader.submit(_read, store, id_range=ranges[0])
-    for nxt in [*ranges[1:], None]:
-        shard = pending.result()
-        if nxt is not None:
-            pending = reader.submit(_read, store, id_range=nxt)
-        yield shard
-        del shard
-
-
 def full_pass(store: Store, cutoff: datetime, training: Training | None, say: Say) -> Computed:
     """Every player computed from their events, one player-id range at a time.
 
@@ -134,8 +120,10 @@ def full_pass(store: Store, cutoff: datetime, training: Training | None, say: Sa
     ranges = store.id_ranges(max(1, math.ceil(store.events_count() / SHARD_EVENTS)))
     aggregates, states, sample_events, sample_players = [], [], [], []
     pool = os.environ.get("PLAYER360_BUILD_MEMORY_LIMIT", SHARD_MEMORY_LIMIT)
-    with store.build_session(pool), ThreadPoolExecutor(1, thread_name_prefix="shard-reader") as reader:
-        shards = _prefetched(reader, store, ranges)
+    with store.build_session(pool):
+        # the next shard is read (DuckDB's scan releases the GIL) while this one is aggregated
+        # (Polars releases it too); only the reader uses the store meanwhile
+        shards = ahead(lambda id_range: _read(store, id_range=id_range), ranges, "shard-reader")
         for k, (events, players) in enumerate(shards, 1):
             say(f"metrics: shard {k}/{len(ranges)}")
             aggregates.append(player_aggregates(events, cutoff, players).collect(engine="streaming").sort("player_id"))

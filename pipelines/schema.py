@@ -254,13 +254,14 @@ NOTE_TYPES = ("note", "note_edited", "dispute", "service")
 PROFILE_EVENT_TYPES = ("enrollment", "profile_update")  # their attrs hold personal data
 
 
-def _lit(value: str) -> str:
-    """A SQL string literal (values come from the users table, never from a request)."""
+def sql_literal(value: object) -> str:
+    """A SQL string literal, for the few statements that take no parameters (macro bodies, ATTACH);
+    the values are the users table's or the operator's, never a request's."""
     return "'" + str(value).replace("'", "''") + "'"
 
 
 def _list(values) -> str:
-    return "(" + ", ".join(_lit(v) for v in values) + ")" if values else "(NULL)"
+    return "(" + ", ".join(sql_literal(v) for v in values) + ")" if values else "(NULL)"
 
 
 def scoped_macros(*, all_properties: bool = False, scope: tuple[str, ...] = (), pii: bool = False,
@@ -281,7 +282,7 @@ def scoped_macros(*, all_properties: bool = False, scope: tuple[str, ...] = (), 
     levels = [lv for lv in notes if lv != "private"]
     note_ok = (f"CASE WHEN e.event_type IN {_list(NOTE_TYPES)} THEN "
                f"CASE coalesce(json_extract_string(e.attrs, '$.visibility'), 'all') "
-               f"WHEN 'private' THEN e.actor = {_lit(user)} "
+               f"WHEN 'private' THEN e.actor = {sql_literal(user)} "
                f"ELSE coalesce(json_extract_string(e.attrs, '$.visibility'), 'all') IN {_list(levels)} END "
                f"WHEN e.event_type IN ('mtl', 'ctr') THEN {str(bool(compliance)).lower()} ELSE true END")
     attrs = "e.attrs" if pii else (f"CASE WHEN e.event_type IN {_list(PROFILE_EVENT_TYPES)} THEN NULL "
@@ -296,7 +297,7 @@ def scoped_macros(*, all_properties: bool = False, scope: tuple[str, ...] = (), 
         return (f"{select}{in_scope.format(col='e.property_id')} UNION ALL "
                 f"{select}e.property_id IS NULL AND {visible_player.format(col='e.player_id')}")
 
-    pseudonym = f"'anon-' || substr(md5({_lit(salt)} || p.player_id), 1, 10) AS pseudonym"
+    pseudonym = f"'anon-' || substr(md5({sql_literal(salt)} || p.player_id), 1, 10) AS pseudonym"
     return [
         f"""CREATE OR REPLACE TEMP MACRO s_players() AS TABLE
             SELECT p.player_id, {pseudonym}, {masked('first_name')}, {masked('last_name')},

@@ -47,8 +47,8 @@ def copy_with_block_size(source: Path | str, target: Path | str, *, block_size: 
         raise UserError(f"{target}: already exists; remove it or choose another path")
     con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
     try:  # paths are quoted as SQL string literals: ATTACH takes no parameters
-        con.execute(f"ATTACH {_literal(source)} AS _source (READ_ONLY)")
-        con.execute(f"ATTACH {_literal(target)} AS _target (BLOCK_SIZE {int(block_size)})")
+        con.execute(f"ATTACH {S.sql_literal(source)} AS _source (READ_ONLY)")
+        con.execute(f"ATTACH {S.sql_literal(target)} AS _target (BLOCK_SIZE {int(block_size)})")
         con.execute("COPY FROM DATABASE _source TO _target")
         con.execute("DETACH _target")
     except BaseException:
@@ -58,10 +58,6 @@ def copy_with_block_size(source: Path | str, target: Path | str, *, block_size: 
         raise
     con.close()
     return target
-
-
-def _literal(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
 
 
 def _now() -> datetime:

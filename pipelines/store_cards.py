@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines import cards
+from pipelines.ahead import ahead
 from pipelines import schema as S
 
 
@@ -85,20 +85,14 @@ class PlayerCards:
             return pa.table(columns)
 
         # the next slice is packed (Polars and numpy, the GIL mostly released) while DuckDB inserts this one
-        starts = range(0, ids.len(), CARD_SLICE)
-        with ThreadPoolExecutor(1, thread_name_prefix="card-packer") as packer:
-            pending = packer.submit(packed, starts[0]) if starts else None
-            for k in range(len(starts)):
-                rows = pending.result()
-                if k + 1 < len(starts):
-                    pending = packer.submit(packed, starts[k + 1])
-                self.con.register("_cards", rows)
-                try:
-                    self.con.execute(f"INSERT INTO {S.PLAYER_CARDS} (player_id, {names}) "
-                                     f"SELECT player_id, {names} FROM _cards")
-                finally:
-                    self.con.unregister("_cards")
-                del rows
+        for rows in ahead(packed, range(0, ids.len(), CARD_SLICE), "card-packer"):
+            self.con.register("_cards", rows)
+            try:
+                self.con.execute(f"INSERT INTO {S.PLAYER_CARDS} (player_id, {names}) "
+                                 f"SELECT player_id, {names} FROM _cards")
+            finally:
+                self.con.unregister("_cards")
+            del rows
         self.con.execute(S.PLAYER_CARDS_INDEX)
         self.con.execute(f"INSERT INTO {S.PLAYER_CARD_LAYOUT} VALUES (?, ?, ?, ?)",
                          [as_of, build_id, json.dumps(specs), datetime.now().replace(microsecond=0)])
