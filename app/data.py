@@ -338,18 +338,12 @@ class DataStore:
 
     def _read_player(self, s: Access, requested: str) -> PlayerData:
         t0 = time.perf_counter()
-        survivor, ids = Q.player_ids(s, requested)
-        profile = Q.player_profile(s, survivor)
-        if profile is None:
-            return PlayerData(requested, survivor, False, freshness=self.freshness(s.principal))
-        events = Q.player_events(s, ids, self.EVENT_LIMIT)
-        known = self.tables(s.principal)
-        rows = Q.snapshot_rows(s, survivor, known)
+        view = s.player(requested, self.EVENT_LIMIT)
+        if view is None:
+            return PlayerData(requested, requested, False, freshness=self.freshness(s.principal))
         data = PlayerData(
-            requested, survivor, True, profile, Q.player_properties(s, ids),
-            rows["player_metrics"], rows["player_segments"],
-            Q.player_insights(s, survivor, known), events, events.height >= self.EVENT_LIMIT,
-            self.freshness(s.principal),
+            requested, view.player_id, True, view.profile, view.properties, view.metrics, view.segments,
+            view.insights, view.events, view.events.height >= self.EVENT_LIMIT, self.freshness(s.principal),
         )
         data.seconds = time.perf_counter() - t0
         return data

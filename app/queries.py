@@ -8,24 +8,19 @@ assembled from constants in this module, never from what a person typed.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime
 from typing import Any
 
 import polars as pl
 
-from pipelines import cards
 from pipelines.access import Access
+from pipelines.access_player import attr_columns
 
 # Event types that make a player "seen" (docs/metrics-contract.md: first_seen / last_seen).
 ACTIVITY = ("visit", "rating_slip", "buy_in", "cash_out", "order")
 INCIDENT_TYPES = ("incident", "dispute", "exclusion")
 COLLAB_TYPES = ("note", "note_edited", "tag_added", "tag_removed", "task_created", "task_completed")
-# attrs keys the app reads (JSON text stays available as `attrs` for exports).
-ATTR_KEYS = ("text", "description", "visibility", "author", "author_role", "severity", "direction",
-             "reward_id", "reward_type", "campaign_id", "arm", "channel", "method", "tag", "title",
-             "due", "assignee", "note_id", "task_id", "visit_id")
 MAX_TOKENS = 4
 TIERS = ("bronze", "silver", "gold", "platinum", "black")  # lowest first
 # The best tier of a player over its properties (unknown tiers rank below bronze).
@@ -155,91 +150,6 @@ def _describe(store: Access, ids: list[str], exact: str, limit: int) -> pl.DataF
     return store.sql(sql, [ids, exact, exact, limit])
 
 
-# -- one player ------------------------------------------------------------------------------------
-def player_ids(store: Access, player_id: str) -> tuple[str, list[str]]:
-    """(survivor id, every id that resolves to it: the survivor and its merged ids)."""
-    survivor = store.resolve_player(player_id) or player_id
-    merged = store.sql("SELECT merged_id FROM s_aliases() WHERE survivor_id = ?", [survivor])
-    return survivor, [survivor, *merged["merged_id"].to_list()]
-
-
-def player_profile(store: Access, player_id: str) -> dict[str, Any] | None:
-    """The player master row, or None."""
-    frame = store.sql("SELECT * FROM s_players() WHERE player_id = ?", [player_id])
-    return frame.row(0, named=True) if frame.height else None
-
-
-def player_properties(store: Access, ids: list[str]) -> pl.DataFrame:
-    """The player's property links (card, tier, flags) over all of its ids."""
-    among, params = in_ids(ids)
-    return store.sql(f"SELECT * FROM s_player_properties() WHERE player_id IN {among} ORDER BY property_id", params)
-
-
-def _attr_columns(prefix: str = "e.") -> str:
-    return ", ".join(f"json_extract_string({prefix}attrs, '$.{k}') AS a_{k}" for k in ATTR_KEYS)
-
-
-def player_events(store: Access, ids: list[str], limit: int = 100_000) -> pl.DataFrame:
-    """Every stored version of the player's events, newest first, with `superseded` marking the
-    versions a correction replaced (kept for note history) and the attrs the app reads as columns."""
-    among, params = in_ids(ids)
-    return store.sql(
-        f"""SELECT e.event_id, e.seq, e.record_key, e.player_id, e.property_id, e.ts, e.event_type,
-            e.amount, e.currency, e.points, e.game, e.game_type, e.location, e.avg_bet, e.minutes,
-            e.theo, e.casino_win, e.ends_at, CAST(e.attrs AS VARCHAR) AS attrs, e.source,
-            e.source_ref, e.actor, e.role, e.recorded_at, e.batch_id, e.corrects_event_id,
-            e.event_id IN (SELECT corrects_event_id FROM s_events_all() WHERE corrects_event_id IS NOT NULL
-                AND player_id IN {among}) AS superseded,
-            {_attr_columns()}
-        FROM s_events_all() e WHERE e.player_id IN {among}
-        ORDER BY e.ts DESC, e.seq DESC LIMIT ?""",
-        [*params, *params, limit],
-    )
-
-
-def snapshot_row(store: Access, table: str, player_id: str,
-                 known: frozenset[str] | None = None) -> dict[str, Any] | None:
-    """The player's row in the newest snapshot of a derived table, or None."""
-    if table not in ("player_metrics", "player_segments") or not table_exists(store, table, known):
-        return None
-    frame = store.sql(f"SELECT * FROM s_derived('{table}') WHERE as_of = {NEWEST_AS_OF} "
-                      "AND player_id = ?", [player_id])
-    return frame.row(0, named=True) if frame.height else None
-
-
-def snapshot_rows(store: Access, player_id: str,
-                  known: frozenset[str] | None = None) -> dict[str, dict[str, Any] | None]:
-    """The player's rows in the newest metrics and segments snapshots (table -> row or None).
-
-    From the player's card (`pipelines.cards`: one indexed row of two packed values) when the cards
-    are of the newest build, which costs a quarter of reading the two rows of 136 columns through
-    the access layer; else from the snapshots. The card is read through `s_derived`, so the same
-    scope check applies to it as to the snapshot rows."""
-    if table_exists(store, "player_card_layout", known):
-        frame = store.sql(
-            f"""SELECT l.layout, c.player_metrics, c.player_segments
-            FROM s_derived('player_cards') c, player_card_layout l
-            WHERE c.player_id = ? AND l.as_of = {NEWEST_AS_OF}""", [player_id])
-        if frame.height:
-            specs = json.loads(frame["layout"][0])
-            rows = {t: None if frame[t][0] is None else cards.unpack(frame[t][0], specs[t], player_id)
-                    for t in ("player_metrics", "player_segments")}
-            if all(row is not None for row in rows.values()):
-                return rows
-    return {t: snapshot_row(store, t, player_id, known) for t in ("player_metrics", "player_segments")}
-
-
-def player_insights(store: Access, player_id: str, known: frozenset[str] | None = None) -> pl.DataFrame:
-    """The player's insights in the newest insights snapshot, most severe first."""
-    if not table_exists(store, "player_insights", known):
-        return pl.DataFrame()
-    return store.sql(
-        f"""SELECT * FROM s_derived('player_insights')
-        WHERE as_of = {NEWEST_AS_OF} AND player_id = ?
-        ORDER BY CASE CAST(severity AS VARCHAR) WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END,
-            rule""", [player_id])
-
-
 # -- many players ------------------------------------------------------------------------------------
 def names(store: Access, ids: list[str]) -> pl.DataFrame:
     """player_id, name, status and best tier of the given players."""
@@ -278,7 +188,7 @@ def collaboration_events(store: Access) -> pl.DataFrame:
     them (source 'app'), and saying so lets DuckDB skip every row group of ingested events."""
     return store.sql(
         f"""SELECT e.event_id, e.seq, e.player_id, e.property_id, e.ts, e.event_type, e.actor, e.role,
-            {_attr_columns()}
+            {attr_columns()}
         FROM s_events() e
         WHERE e.source = 'app' AND e.event_type IN ('tag_added', 'tag_removed', 'task_created', 'task_completed')
         ORDER BY e.ts, e.seq""")

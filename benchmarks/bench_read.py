@@ -13,7 +13,9 @@ the events row groups (blocks of every column) that the later reads find loaded.
 frame) and the rest. `--block-size 16384` reads a copy of the store made with that block size
 (`pipelines.store.copy_with_block_size`, written once under `--copy-dir`; the given store is only
 read): DuckDB loads whole blocks (256 KiB by default), one per column a first read of a row group
-touches.
+touches. `--as host:P01` reads as the app does, through the access layer (`Access.player`: the
+player's links, profile, card, insights and every version of its events, as a host scoped to P01
+may see them; `--as admin` sees every property), instead of `Store.player_360`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import statistics
 import time
 from pathlib import Path
 
+from pipelines.access import Access, Principal
 from pipelines.store import Store, copy_with_block_size
 
 
@@ -38,8 +41,12 @@ def main() -> None:
                         help="ask the fixed lookups on every read, as a connection that can see writes does")
     parser.add_argument("--parts", action="store_true", help="CPU per read of the card, the events and the rest")
     parser.add_argument("--block-size", type=int, help="read a copy of the store with blocks of this many bytes")
+    parser.add_argument("--as", dest="principal", metavar="ROLE[:PROPERTY,...]",
+                        help="read as the app does for this role and scope (e.g. host:P01; admin: every property)")
     parser.add_argument("--copy-dir", type=Path, default=Path("data/bench"), help="where --block-size keeps its copy")
     args = parser.parse_args()
+    if args.parts and args.principal:
+        parser.error("--parts splits Store.player_360's read; it cannot be combined with --as")
     db = args.db
     if args.block_size:
         db = args.copy_dir / f"{args.db.stem}-{args.block_size // 1024}k.duckdb"
@@ -56,16 +63,21 @@ def main() -> None:
             store.card = lambda *_: None  # type: ignore[method-assign]
         if args.unfrozen:
             store.frozen = False
+        read, path = store.player_360, "player cards"
+        if args.principal:
+            role, _, props = args.principal.partition(":")
+            acc = Access(store, Principal("bench", role, tuple(props.split(",")) if props else None))
+            read, path = (lambda pid: acc.player(pid)), f"the app's read as {args.principal}, access layer"
         parts = _timed_parts(store) if args.parts else None
         load, times = os.getloadavg()[0], []
         cpu = time.process_time()
         for pid in sample:
             t = time.perf_counter()
-            store.player_360(pid)
+            read(pid)
             times.append((time.perf_counter() - t) * 1000)
         cpu = (time.process_time() - cpu) * 1000 / len(sample)
         q = statistics.quantiles(times, n=100)
-        path = "snapshot tables" if args.snapshots else "player cards"
+        path = "snapshot tables" if args.snapshots else path
         if args.block_size:
             path += f", {args.block_size:,}-byte blocks"
         if args.unfrozen:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -35,6 +35,9 @@ from pipelines import schema as S
 from pipelines.errors import UserError
 from pipelines.roles import Policy, policy
 from pipelines.store import Store
+
+if TYPE_CHECKING:
+    from pipelines.access_player import PlayerView
 
 _PROTECTED = re.compile(r"\b(FROM|JOIN)\s+(" + "|".join(S.PROTECTED) + r")\b(?!\s*\()", re.IGNORECASE)
 _DERIVED_ARG = re.compile(r"\bs_derived\s*\(\s*([^)]*)\)", re.IGNORECASE)
@@ -126,7 +129,7 @@ class Access:
 
     # -- reads -------------------------------------------------------------------------------------
     def variables(self) -> dict[str, Any]:
-        """The principal's scope, as `schema.scoped_macros` writes it into the `s_*` macros."""
+        """The principal's scope, as `pipelines.scope_sql` writes it into the `s_*` macros."""
         p, pol = self.principal, self.principal.policy
         if self._salt is None:
             self._salt = self.store.setting("pseudonym_salt") or ""
@@ -163,6 +166,13 @@ class Access:
         scope = self.principal.properties if self.principal.policy.pages else ()
         frame = self.store.event_summary(scope)
         return frame.clear() if scope == () else frame
+
+    def player(self, player_id: str, event_limit: int = 100_000) -> PlayerView | None:
+        """One player's 360 as the principal may see it, or None when the player does not exist for
+        the principal (see `pipelines.access_player`: the scope checked once, then point reads)."""
+        from pipelines.access_player import read_player  # it builds on this module's Access
+
+        return read_player(self, player_id, event_limit)
 
     def resolve_player(self, player_id: str) -> str | None:
         """The survivor id of a visible player (merged ids resolved), else None: a player outside

@@ -15,7 +15,7 @@ from tests.conftest import txn
 
 
 def _direct(store: Store, properties: tuple[str, ...] | None, since: int | None) -> dict:
-    where = "TRUE" if properties is None else f"property_id IN {S._list(properties)}"
+    where = "TRUE" if properties is None else f"property_id IN {S.sql_list(properties)}"
     row = store.sql(
         f"""SELECT count(*) AS events, max(seq) AS max_seq, max(ts) FILTER (WHERE source <> 'app') AS newest_ts,
             max(recorded_at) AS newest_recorded, count(*) FILTER (WHERE seq > ?) AS events_after

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from pipelines import schema as S
 from pipelines.ingest import ingest_file
 from pipelines.store import Store
@@ -62,3 +64,32 @@ def test_app_writes_need_actor_role_and_a_known_player(loaded):
         loaded.record_event(player_id="PL1", event_type="tag_added", actor="", role="host")
     with pytest.raises(UserError, match="unknown player"):
         loaded.record_event(player_id="NOPE", event_type="tag_added", actor="a", role="host")
+
+
+def _compression(store: Store, table: str) -> set[str]:
+    return set(store.sql(f"SELECT DISTINCT compression FROM pragma_storage_info('{table}') "
+                         "WHERE column_name = 'player_id'")["compression"])
+
+
+def test_migration_14_stores_player_ids_uncompressed_and_keeps_rows_and_keys(tmp_path):
+    with Store(tmp_path / "m.duckdb") as store:
+        # a per-player table as a store before migration 14 had it: the player id compressed
+        store.con.execute("DROP TABLE player_properties")
+        store.con.execute(S._V1[2])
+        store.con.execute("CREATE TABLE player_metrics (player_id VARCHAR, as_of DATE, visits BIGINT)")
+        store.con.execute("""INSERT INTO player_properties SELECT 'PL' || lpad(i::VARCHAR, 7, '0'), 'P01', NULL, NULL,
+                             NULL, 'gold', ['vip'], TIMESTAMP '2026-01-01' FROM range(150000) r(i)""")
+        store.con.execute("INSERT INTO player_metrics SELECT 'PL' || lpad(i::VARCHAR, 7, '0'), DATE '2026-01-01', i "
+                          "FROM range(150000) r(i)")
+        store.con.execute("CHECKPOINT")
+        assert "Uncompressed" not in _compression(store, "player_properties")
+        before = {t: store.sql(f"SELECT * FROM {t}") for t in ("player_properties", "player_metrics")}
+        S._player_id_uncompressed(store.con)
+        store.con.execute("CHECKPOINT")
+        for table, rows in before.items():
+            assert _compression(store, table) <= {"Uncompressed", "Constant"}, table
+            assert store.sql(f"SELECT * FROM {table}").equals(rows), table  # same rows, same order
+        with pytest.raises(Exception, match="(?i)constraint"):  # the primary key is still there
+            store.con.execute("INSERT INTO player_properties VALUES ('PL0000001', 'P01', NULL, NULL, NULL, NULL, NULL, "
+                              "TIMESTAMP '2026-01-02')")
+        S._player_id_uncompressed(store.con)  # a second run finds nothing to do
