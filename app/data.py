@@ -285,10 +285,6 @@ class DataStore:
         """Newest event, newest build and how many events arrived since, in who's scope (cached)."""
         return self.cached(who, ("freshness",), self._read_freshness)
 
-    def tables(self, who: Principal) -> frozenset[str]:
-        """Table names (cached: derived tables appear with the first build)."""
-        return self.cached(who, ("tables",), Q.tables)
-
     def properties(self, who: Principal) -> list[str]:
         """Property ids in who's scope (cached)."""
         return self.cached(who, ("properties",), Q.properties, self.aggregate_ttl)

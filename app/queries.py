@@ -45,9 +45,9 @@ def tables(store: Access) -> frozenset[str]:
     return frozenset(store.sql("SELECT table_name FROM information_schema.tables")["table_name"].to_list())
 
 
-def table_exists(store: Access, name: str, known: frozenset[str] | None = None) -> bool:
-    """Whether a table or view exists (`known`: a `tables()` answer to reuse)."""
-    return name in (known if known is not None else tables(store))
+def table_exists(store: Access, name: str) -> bool:
+    """Whether a table or view exists."""
+    return name in tables(store)
 
 
 # -- freshness ------------------------------------------------------------------------------------

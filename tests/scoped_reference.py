@@ -56,25 +56,23 @@ def player_events(store: Access, ids: list[str], limit: int = 100_000) -> pl.Dat
     )
 
 
-def snapshot_row(store: Access, table: str, player_id: str,
-                 known: frozenset[str] | None = None) -> dict[str, Any] | None:
+def snapshot_row(store: Access, table: str, player_id: str) -> dict[str, Any] | None:
     """The player's row in the newest snapshot of a derived table, or None."""
-    if table not in ("player_metrics", "player_segments") or not table_exists(store, table, known):
+    if table not in ("player_metrics", "player_segments") or not table_exists(store, table):
         return None
     frame = store.sql(f"SELECT * FROM s_derived('{table}') WHERE as_of = {NEWEST_AS_OF} "
                       "AND player_id = ?", [player_id])
     return frame.row(0, named=True) if frame.height else None
 
 
-def snapshot_rows(store: Access, player_id: str,
-                  known: frozenset[str] | None = None) -> dict[str, dict[str, Any] | None]:
+def snapshot_rows(store: Access, player_id: str) -> dict[str, dict[str, Any] | None]:
     """The player's rows in the newest metrics and segments snapshots (table -> row or None).
 
     From the player's card (`pipelines.cards`: one indexed row of two packed values) when the cards
     are of the newest build, which costs a quarter of reading the two rows of 136 columns through
     the access layer; else from the snapshots. The card is read through `s_derived`, so the same
     scope check applies to it as to the snapshot rows."""
-    if table_exists(store, "player_card_layout", known):
+    if table_exists(store, "player_card_layout"):
         frame = store.sql(
             f"""SELECT l.layout, c.player_metrics, c.player_segments
             FROM s_derived('player_cards') c, player_card_layout l
@@ -85,12 +83,12 @@ def snapshot_rows(store: Access, player_id: str,
                     for t in ("player_metrics", "player_segments")}
             if all(row is not None for row in rows.values()):
                 return rows
-    return {t: snapshot_row(store, t, player_id, known) for t in ("player_metrics", "player_segments")}
+    return {t: snapshot_row(store, t, player_id) for t in ("player_metrics", "player_segments")}
 
 
-def player_insights(store: Access, player_id: str, known: frozenset[str] | None = None) -> pl.DataFrame:
+def player_insights(store: Access, player_id: str) -> pl.DataFrame:
     """The player's insights in the newest insights snapshot, most severe first."""
-    if not table_exists(store, "player_insights", known):
+    if not table_exists(store, "player_insights"):
         return pl.DataFrame()
     return store.sql(
         f"""SELECT * FROM s_derived('player_insights')
