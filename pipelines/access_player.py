@@ -57,16 +57,15 @@ def read_player(access: Access, player_id: str, event_limit: int = 100_000) -> P
     """The player (a merged id resolves to its survivor), or None when it does not exist for the
     principal: unknown, or not linked to a property in scope."""
     store, scope = access.store, ScopeSql(**access.variables())
-    survivor, merged = store._ids_of(player_id)
+    survivor, merged = store.ids_of(player_id)
     ids = [survivor, *merged]
     links, visible = _links(access, scope, ids)
     if survivor not in visible:
         return None
-    profile = store._row(f"SELECT {scope.player_columns()} FROM {S.PLAYERS} p WHERE p.player_id = ?", [survivor])
+    profile = store.first_row(f"SELECT {scope.player_columns()} FROM {S.PLAYERS} p WHERE p.player_id = ?", [survivor])
     if profile is None:
         return None
-    newest = store._once("newest_build", lambda: store.con.execute(
-        f"SELECT max(as_of) FROM {S.BUILDS} WHERE status = 'done'").fetchall()[0][0])
+    newest = store.newest_as_of()
     rows = _snapshot_rows(access, survivor, newest)
     return PlayerView(survivor, ids, profile, links, rows["player_metrics"], rows["player_segments"],
                       _insights(access, survivor, newest), _events(access, scope, ids, visible, event_limit))
@@ -82,7 +81,8 @@ def _links(access: Access, scope: ScopeSql, ids: list[str]) -> tuple[pl.DataFram
     links = frame.filter(pl.col("_in_scope")).drop("_in_scope")
     if scope.every:
         return links, ids
-    return links, [i for i in ids if i in set(links["player_id"])]
+    linked = set(links["player_id"])
+    return links, [i for i in ids if i in linked]
 
 
 def _events(access: Access, scope: ScopeSql, ids: list[str], visible: list[str], limit: int) -> pl.DataFrame:
@@ -90,7 +90,7 @@ def _events(access: Access, scope: ScopeSql, ids: list[str], visible: list[str],
     left out), newest first, with `superseded` marking the versions a correction replaced and the
     attrs the app reads as columns."""
     store = access.store
-    hidden = store._once("hidden_batches", lambda: [r[0] for r in store.con.execute(S.HIDDEN_BATCHES).fetchall()])
+    hidden = store.hidden_batches()
     shown = "NOT list_contains(?::VARCHAR[], e.batch_id)" if hidden else "true"
     # the macros' two branches as one condition: the visible ids are known, so no subquery is left
     where = (f"e.player_id IN {_placeholders(ids)} AND {shown} AND {scope.note_ok()} AND "
@@ -112,7 +112,7 @@ def _snapshot_rows(access: Access, survivor: str, newest: Any) -> dict[str, dict
     card = store.card(survivor, newest) if newest is not None else None
     if card is not None and all(card.get(t) is not None for t in CARDED):
         return {t: card[t] for t in CARDED}
-    return {t: store._row(f"SELECT * FROM {t} WHERE as_of = ? AND player_id = ?", [newest, survivor])
+    return {t: store.first_row(f"SELECT * FROM {t} WHERE as_of = ? AND player_id = ?", [newest, survivor])
             if newest is not None and store.has_table(t) else None for t in CARDED}
 
 

@@ -15,8 +15,8 @@ import duckdb
 import polars as pl
 
 from pipelines import schema as S
-from pipelines.scope_sql import scoped_macros
 from pipelines.errors import UserError
+from pipelines.scope_sql import scoped_macros
 from pipelines.store_cards import PlayerCards
 from pipelines.store_derived import DerivedStore
 from pipelines.store_ingest import IngestWrites

@@ -171,7 +171,7 @@ class PointReads:
         """One player's newest metrics row, segments row and last `limit` events (merges resolved).
 
         Point reads, each a few tenths of a millisecond but the events: the survivor and merged ids
-        (`_ids_of`); the rows from the player's card (``pipelines.cards``: one BLOB per table found
+        (`ids_of`); the rows from the player's card (``pipelines.cards``: one BLOB per table found
         by an index, where the 136 columns of the two snapshot rows cost DuckDB about 9 ms) when the
         cards are of the newest build's as_of, else from the snapshots by a constant as_of (each
         written sorted by player: one row group); the events by an IN-list on the stored player id
@@ -182,23 +182,30 @@ class PointReads:
         is open) the newest as_of, the hidden batches and the aliases are asked once, not per read
         (about 2 ms of CPU per read at 1M players). See `_newest_events` for the events.
         """
-        survivor, merged = self._ids_of(player_id)
-        newest = self._once("newest_build", lambda: self.con.execute(
-            f"SELECT max(as_of) FROM {S.BUILDS} WHERE status = 'done'").fetchall()[0][0])
-        hidden = self._once("hidden_batches", lambda: [r[0] for r in self.con.execute(S.HIDDEN_BATCHES).fetchall()])
+        survivor, merged = self.ids_of(player_id)
+        newest, hidden = self.newest_as_of(), self.hidden_batches()
         out: dict[str, Any] = {"player_id": survivor}
         card = self.card(survivor, newest) if newest is not None else None
         for table in S.CARD_TABLES:
             row = card.get(table) if card is not None else None
             if row is None and newest is not None:  # a finished build wrote every derived table of its as_of
-                row = self._row(f"SELECT * FROM {table} WHERE as_of = ? AND player_id = ?", [newest, survivor])
+                row = self.first_row(f"SELECT * FROM {table} WHERE as_of = ? AND player_id = ?", [newest, survivor])
             if row is None and self._exists(table):  # not in the newest snapshot: the player's newest row
-                row = self._row(f"SELECT * FROM {table} WHERE player_id = ? ORDER BY as_of DESC LIMIT 1", [survivor])
+                row = self.first_row(f"SELECT * FROM {table} WHERE player_id = ? ORDER BY as_of DESC LIMIT 1", [survivor])
             out[table] = row
         out["events"] = self._newest_events([survivor, *merged], hidden, limit)
         return out
 
-    def _ids_of(self, player_id: str) -> tuple[str, list[str]]:
+    def newest_as_of(self) -> Any:
+        """The as_of of the newest finished build (None before the first); asked once when frozen."""
+        return self._once("newest_build", lambda: self.con.execute(
+            f"SELECT max(as_of) FROM {S.BUILDS} WHERE status = 'done'").fetchall()[0][0])
+
+    def hidden_batches(self) -> list[str]:
+        """Ingest batches still running (their events hidden from readers); asked once when frozen."""
+        return self._once("hidden_batches", lambda: [r[0] for r in self.con.execute(S.HIDDEN_BATCHES).fetchall()])
+
+    def ids_of(self, player_id: str) -> tuple[str, list[str]]:
         """(survivor id, its merged ids) of a player id. Frozen: from every alias, read once (a few
         hundred bytes per merge); else the survivor and merged ids in one lookup, two for a merged id."""
         if self.frozen:
@@ -267,7 +274,7 @@ class PointReads:
             return self.sql(query, params)
         return pl.DataFrame(rows, schema=types, orient="row")
 
-    def _row(self, query: str, params: list[Any]) -> dict[str, Any] | None:
+    def first_row(self, query: str, params: list[Any]) -> dict[str, Any] | None:
         """The first row of a query as a dict (None without rows); plain Python values, as
         ``DataFrame.row(named=True)`` gives, without building a frame of a hundred columns."""
         cursor = self.con.execute(query, params)

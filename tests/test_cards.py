@@ -49,7 +49,7 @@ def assert_cards_mirror(store: Store) -> None:
         card = store.card(pid, as_of)
         assert card is not None, pid
         for table in ("player_metrics", "player_segments"):
-            row = store._row(f"SELECT * FROM {table} WHERE as_of = ? AND player_id = ?", [as_of, pid])
+            row = store.first_row(f"SELECT * FROM {table} WHERE as_of = ? AND player_id = ?", [as_of, pid])
             assert same_row(card[table], row), (table, pid, card[table], row)
 
 
@@ -115,7 +115,7 @@ demo_files = demo_files_fixture(players=300, days=200, seed=7)
 
 
 def _from_tables(store: Store, player_id: str, as_of: date) -> dict[str, Any]:
-    return {t: store._row(f"SELECT * FROM {t} WHERE as_of = ? AND player_id = ?", [as_of, player_id])
+    return {t: store.first_row(f"SELECT * FROM {t} WHERE as_of = ? AND player_id = ?", [as_of, player_id])
             for t in ("player_metrics", "player_segments")}
 
 
