@@ -376,11 +376,12 @@ _V13 = [
         layout JSON NOT NULL, written_at TIMESTAMP NOT NULL)""",
 ]
 
-# Tables with one row per player (per as_of, for the derived ones): `player_id` stored uncompressed. DuckDB compresses
-# such a column of (nearly) unique strings with FSST, and a filter on it then decodes every string of
-# the row group: a one-player lookup in player_properties took 4.5 ms that way, 1.0 ms uncompressed
-# (1M players). The events table keeps its compression: there a player's ids repeat, and its
-# dictionary is what the filter reads. Tables the build creates later get it from `DERIVED_ID`.
+# Tables with one row per player (per as_of, for the derived ones): `player_id` stored uncompressed.
+# DuckDB compresses such a column of (nearly) unique strings with FSST, and a filter on it then
+# decodes every string of the row group: a one-player lookup in player_properties took 4.5 ms that
+# way, 1.0 ms uncompressed (1M players). The events table keeps its compression: there a player's
+# ids repeat, and its dictionary is what the filter reads. Tables the build creates later get it
+# from `DERIVED_ID`.
 PER_PLAYER_TABLES = (PLAYERS, PLAYER_PROPERTIES, *DERIVED)
 DERIVED_ID = "player_id VARCHAR USING COMPRESSION uncompressed"
 
