@@ -176,12 +176,10 @@ class Access:
 
     def resolve_player(self, player_id: str) -> str | None:
         """The survivor id of a visible player (merged ids resolved), else None: a player outside
-        the scope does not exist for this principal."""
-        frame = self.sql(
-            "SELECT coalesce((SELECT survivor_id FROM s_aliases() WHERE merged_id = ?), ?) AS id", [player_id, player_id])
-        survivor = frame["id"][0]
-        seen = self.sql("SELECT count(*) AS n FROM s_players() WHERE player_id = ?", [survivor])["n"][0]
-        return survivor if seen else None
+        the scope does not exist for this principal (see `access_player.survivor_in_scope`)."""
+        from pipelines.access_player import survivor_in_scope
+
+        return survivor_in_scope(self, player_id)
 
     # -- writes ------------------------------------------------------------------------------------
     def record_event(self, *, player_id: str, event_type: str, action: str, **kwargs: Any) -> str:

@@ -53,15 +53,25 @@ def _placeholders(values: list[str]) -> str:
     return "(" + ", ".join("?" * len(values)) + ")"
 
 
+def survivor_in_scope(access: Access, player_id: str) -> str | None:
+    """The survivor id of a player the principal may see (a merged id resolved), else None. A merged
+    id whose survivor is out of scope resolves to None too: through it, a write would reach the
+    survivor."""
+    found = _in_scope(access, ScopeSql(**access.variables()), player_id)
+    if found is None:
+        return None
+    known = access.store.first_row(f"SELECT player_id FROM {S.PLAYERS} WHERE player_id = ?", [found[0]])
+    return found[0] if known is not None else None
+
+
 def read_player(access: Access, player_id: str, event_limit: int = 100_000) -> PlayerView | None:
     """The player (a merged id resolves to its survivor), or None when it does not exist for the
     principal: unknown, or not linked to a property in scope."""
     store, scope = access.store, ScopeSql(**access.variables())
-    survivor, merged = store.ids_of(player_id)
-    ids = [survivor, *merged]
-    links, visible = _links(access, scope, ids)
-    if survivor not in visible:
+    found = _in_scope(access, scope, player_id)
+    if found is None:
         return None
+    survivor, ids, links, visible = found
     profile = store.first_row(f"SELECT {scope.player_columns()} FROM {S.PLAYERS} p WHERE p.player_id = ?", [survivor])
     if profile is None:
         return None
@@ -69,6 +79,14 @@ def read_player(access: Access, player_id: str, event_limit: int = 100_000) -> P
     rows = _snapshot_rows(access, survivor, newest)
     return PlayerView(survivor, ids, profile, links, rows["player_metrics"], rows["player_segments"],
                       _insights(access, survivor, newest), _events(access, scope, ids, visible, event_limit))
+
+
+def _in_scope(access: Access, scope: ScopeSql, player_id: str) -> tuple[str, list[str], pl.DataFrame, list[str]] | None:
+    """(survivor, its ids, their links in scope, the visible ids) when the survivor is visible, else None."""
+    survivor, merged = access.store.ids_of(player_id)
+    ids = [survivor, *merged]
+    links, visible = _links(access, scope, ids)
+    return (survivor, ids, links, visible) if survivor in visible else None
 
 
 def _links(access: Access, scope: ScopeSql, ids: list[str]) -> tuple[pl.DataFrame, list[str]]:

@@ -15,9 +15,19 @@ from pipelines.access import Access
 from pipelines.access_player import ATTR_KEYS
 
 
+def resolve_player(store: Access, player_id: str) -> str | None:
+    """The survivor id of a visible player, as the macros answer it (a merged id whose survivor is
+    out of scope answers itself when it is visible)."""
+    frame = store.sql("SELECT coalesce((SELECT survivor_id FROM s_aliases() WHERE merged_id = ?), ?) AS id",
+                      [player_id, player_id])
+    survivor = frame["id"][0]
+    seen = store.sql("SELECT count(*) AS n FROM s_players() WHERE player_id = ?", [survivor])["n"][0]
+    return survivor if seen else None
+
+
 def player_ids(store: Access, player_id: str) -> tuple[str, list[str]]:
     """(survivor id, every id that resolves to it: the survivor and its merged ids)."""
-    survivor = store.resolve_player(player_id) or player_id
+    survivor = resolve_player(store, player_id) or player_id
     merged = store.sql("SELECT merged_id FROM s_aliases() WHERE survivor_id = ?", [survivor])
     return survivor, [survivor, *merged["merged_id"].to_list()]
 

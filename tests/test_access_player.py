@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from pipelines.access import Access, Principal
+from pipelines.access import Access, AccessDenied, Principal
 from pipelines.store import Store
 from tests import scoped_reference as oracle
 from tests.app.demo_store import copy_store
@@ -47,9 +47,14 @@ def store(demo_db, tmp_path_factory):
                        attrs={"text": "edited", "visibility": "private", "author": writer[0]})
     s.merge_players(pids[0], pids[1], actor="ana", role="admin", reason="duplicate")
     s.merge_players(pids[30], pids[31], actor="ana", role="admin", reason="duplicate")
+    # a guest known at P01 merged into a survivor linked to P02 only
+    only = s.sql("SELECT player_id, min(property_id) AS p FROM player_properties GROUP BY 1 HAVING count(*) = 1 "
+                 "ORDER BY player_id DESC")
+    survivor, merged = (only.filter(pl.col("p") == p)["player_id"][0] for p in ("P02", "P01"))
+    s.merge_players(survivor, merged, actor="ana", role="admin", reason="duplicate")
     batch = s.sql("SELECT batch_id FROM ingest_batches WHERE status = 'committed' ORDER BY batch_id LIMIT 1")
     s.con.execute("UPDATE ingest_batches SET status = 'running' WHERE batch_id = ?", [batch["batch_id"][0]])
-    yield s, pids
+    yield s, pids, (survivor, merged)
     s.close()
 
 
@@ -67,9 +72,9 @@ def _same_row(a: dict | None, b: dict | None) -> bool:
 
 @pytest.mark.parametrize("principal", PRINCIPALS, ids=lambda p: f"{p.role}-{p.properties}")
 def test_the_point_read_sees_what_the_scoped_macros_see(store, principal):
-    s, pids = store
+    s, pids, (_, merged) = store
     acc = Access(s, principal)
-    asked = [*pids[:40], pids[1], pids[31], "PL-NOT-THERE"]  # pids[1], pids[31]: merged away
+    asked = [*pids[:40], pids[1], pids[31], merged, "PL-NOT-THERE"]  # pids[1], pids[31], merged: merged away
     found = 0
     for pid in asked:
         got, want = acc.player(pid), oracle.read_player(acc, pid)
@@ -95,7 +100,7 @@ def test_the_point_read_sees_what_the_scoped_macros_see(store, principal):
 
 
 def test_the_read_leaves_out_what_the_policy_hides(store):
-    s, pids = store
+    s, pids, _ = store
     hank, mara = Access(s, Principal("hank", "host", ("P01",))), Access(s, Principal("mara", "marketer", ("P01", "P02")))
     seen = [v for v in (hank.player(pid) for pid in pids[2:24]) if v is not None]
     assert seen, "hank sees some of the noted players"
@@ -109,8 +114,18 @@ def test_the_read_leaves_out_what_the_policy_hides(store):
 
 
 def test_a_running_batch_stays_hidden(store):
-    s, _ = store
+    s, _, _ = store
     hidden = s.sql("SELECT batch_id FROM ingest_batches WHERE status = 'running'")["batch_id"].to_list()
     pid = s.sql("SELECT player_id FROM events WHERE batch_id = ? LIMIT 1", [hidden[0]])["player_id"][0]
     view = Access(s, Principal("ana", "admin", None)).player(pid)
     assert view is not None and not view.events["batch_id"].is_in(hidden).any()
+
+
+def test_a_merged_id_does_not_reach_a_survivor_out_of_scope(store):
+    s, _, (survivor, merged) = store
+    host = Access(s, Principal("hank", "host", ("P01",)))  # merged was linked to P01, survivor is at P02
+    assert host.resolve_player(merged) is None and host.player(merged) is None
+    with pytest.raises(AccessDenied):
+        host.record_event(player_id=merged, event_type="note", action="note", attrs={"text": "x"})
+    assert Access(s, Principal("ana", "admin", None)).resolve_player(merged) == survivor
+    assert Access(s, Principal("hope", "host", ("P02",))).resolve_player(merged) == survivor
