@@ -506,10 +506,8 @@ def _sharded(db: Path):
     """The build's path: player-id ranges read from the store (the next range read while the current
     one is aggregated, as ``full_pass`` does), metrics per shard, concatenated (shard size and
     DuckDB's pool as the build sets them; BENCH_SHARD_EVENTS, BENCH_DUCKDB_POOL try others)."""
-    from concurrent.futures import ThreadPoolExecutor
-
     from pipelines.build import BUILD_MEMORY_LIMIT
-    from pipelines.build_compute import SHARD_EVENTS, SHARD_MEMORY_LIMIT, _prefetched
+    from pipelines.build_compute import SHARD_EVENTS, SHARD_MEMORY_LIMIT, read_shards
     from pipelines.derived.metrics import player_metrics
     from pipelines.store import Store
 
@@ -521,8 +519,8 @@ def _sharded(db: Path):
         with store.build_session(BUILD_MEMORY_LIMIT):
             ranges = store.id_ranges(max(1, -(-store.events_count() // shard_events)))
             parts = []
-            with store.build_session(pool), ThreadPoolExecutor(1) as reader:
-                for events, _players in _prefetched(reader, store, ranges):
+            with store.build_session(pool):
+                for events, _players in read_shards(store, ranges):
                     parts.append(player_metrics(events, AS_OF).collect(engine="streaming"))
                     del events, _players
         return pl.concat(parts, how="vertical_relaxed", rechunk=False)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,8 +32,10 @@ from pipelines.derived.clv import STATE_COLUMNS, clv_state
 from pipelines.derived.incremental import carry_forward
 from pipelines.derived.metrics import EVENT_INPUTS, aggregate_columns, attrs_event_types, player_aggregates
 from pipelines.store import Store
+from pipelines.store_derived import IdRange
 
-__all__ = ["SHARD_EVENTS", "SHARD_MEMORY_LIMIT", "Computed", "Training", "full_pass", "incremental_pass"]
+__all__ = ["SHARD_EVENTS", "SHARD_MEMORY_LIMIT", "Computed", "Training", "full_pass", "incremental_pass",
+           "read_shards"]
 
 # Events per shard of a full pass: two shards are in memory at once (one aggregated, the next being
 # read), about 0.05 GB each. Metrics of the build's path at 20M events (benchmarks/bench_metrics.py,
@@ -112,6 +114,13 @@ def _by_player(frame: pl.DataFrame) -> pl.DataFrame:
     return frame if frame.get_column("player_id").is_sorted() else frame.sort("player_id")
 
 
+def read_shards(store: Store, ranges: list[IdRange]) -> Iterator[tuple[pl.LazyFrame, pl.LazyFrame]]:
+    """(events, player master) of each player-id range in order, the next range read (DuckDB's scan
+    releases the GIL) while the caller aggregates this one (Polars releases it too); only the reader
+    uses the store meanwhile."""
+    return ahead(lambda id_range: _read(store, id_range=id_range), ranges, "shard-reader")
+
+
 def full_pass(store: Store, cutoff: datetime, training: Training | None, say: Say) -> Computed:
     """Every player computed from their events, one player-id range at a time.
 
@@ -121,10 +130,7 @@ def full_pass(store: Store, cutoff: datetime, training: Training | None, say: Sa
     aggregates, states, sample_events, sample_players = [], [], [], []
     pool = os.environ.get("PLAYER360_BUILD_MEMORY_LIMIT", SHARD_MEMORY_LIMIT)
     with store.build_session(pool):
-        # the next shard is read (DuckDB's scan releases the GIL) while this one is aggregated
-        # (Polars releases it too); only the reader uses the store meanwhile
-        shards = ahead(lambda id_range: _read(store, id_range=id_range), ranges, "shard-reader")
-        for k, (events, players) in enumerate(shards, 1):
+        for k, (events, players) in enumerate(read_shards(store, ranges), 1):
             say(f"metrics: shard {k}/{len(ranges)}")
             aggregates.append(player_aggregates(events, cutoff, players).collect(engine="streaming").sort("player_id"))
             states.append(clv_state(events, cutoff))
