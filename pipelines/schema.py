@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from pipelines import schema_rewards
 
@@ -386,26 +387,34 @@ PER_PLAYER_TABLES = (PLAYERS, PLAYER_PROPERTIES, *DERIVED)
 DERIVED_ID = "player_id VARCHAR USING COMPRESSION uncompressed"
 
 
+def rewrite_table(con, table: str, *, order: str | None = None, edit: Callable[[str], str] = str) -> int:
+    """Replace a table by a copy with the same definition (changed by ``edit``, given the CREATE
+    statement), the same indexes and the same rows, in ``order`` or else in their stored order; run
+    it in a transaction. Never swaps in a copy that lost rows. Returns the row count."""
+    ddl = con.execute("SELECT sql FROM duckdb_tables() WHERE table_name = ?", [table]).fetchall()[0][0]
+    indexes = [r[0] for r in con.execute(
+        "SELECT sql FROM duckdb_indexes() WHERE table_name = ? AND sql IS NOT NULL", [table]).fetchall()]
+    copy = f"_{table}_copy"
+    con.execute(re.sub(rf"^CREATE TABLE {table}\b", f"CREATE TABLE {copy}", edit(ddl.rstrip(";"))))
+    before = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    con.execute(f"INSERT INTO {copy} SELECT * FROM {table}" + (f" ORDER BY {order}" if order else ""))
+    after = con.execute(f"SELECT count(*) FROM {copy}").fetchall()[0][0]
+    if after != before:
+        raise RuntimeError(f"rewriting {table} copied {after} of {before} rows; nothing changed")
+    con.execute(f"DROP TABLE {table}")
+    con.execute(f"ALTER TABLE {copy} RENAME TO {table}")
+    for sql in indexes:
+        con.execute(sql)
+    return after
+
+
 def _player_id_uncompressed(con) -> None:
-    """Rebuild each existing per-player table with `player_id` uncompressed: the same definition,
-    rows (in their stored order) and indexes."""
+    """Rebuild each existing per-player table with `player_id` uncompressed (`rewrite_table`)."""
     for table in PER_PLAYER_TABLES:
         found = con.execute("SELECT sql FROM duckdb_tables() WHERE table_name = ?", [table]).fetchall()
-        if not found:
-            continue
-        ddl = found[0][0].rstrip(";")
-        if re.search(r"player_id VARCHAR USING COMPRESSION", ddl, flags=re.IGNORECASE):
-            continue
-        indexes = [r[0] for r in con.execute(
-            "SELECT sql FROM duckdb_indexes() WHERE table_name = ? AND sql IS NOT NULL", [table]).fetchall()]
-        copy = f"_{table}_v14"
-        ddl = re.sub(rf"^CREATE TABLE {table}\(", f"CREATE TABLE {copy}(", ddl)
-        con.execute(re.sub(r'(\(|, )"?player_id"? VARCHAR', r"\1player_id VARCHAR USING COMPRESSION uncompressed", ddl, count=1))
-        con.execute(f"INSERT INTO {copy} SELECT * FROM {table}")
-        con.execute(f"DROP TABLE {table}")
-        con.execute(f"ALTER TABLE {copy} RENAME TO {table}")
-        for sql in indexes:
-            con.execute(sql)
+        if found and not re.search(r"player_id VARCHAR USING COMPRESSION", found[0][0], flags=re.IGNORECASE):
+            rewrite_table(con, table, edit=lambda ddl: re.sub(
+                r'(\(|, )"?player_id"? VARCHAR', r"\1player_id VARCHAR USING COMPRESSION uncompressed", ddl, count=1))
 
 
 _V14 = [_player_id_uncompressed]

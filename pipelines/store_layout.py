@@ -10,7 +10,6 @@ whose player filter reaches the scan (an equality or IN-list on a stored column,
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -148,21 +147,7 @@ class PointReads:
 
     def _rewrite_sorted(self, table: str, order: str) -> int:
         """Replace a table by a sorted copy with the same definition and indexes (in a transaction)."""
-        ddl = self.con.execute("SELECT sql FROM duckdb_tables() WHERE table_name = ?", [table]).fetchall()[0][0]
-        indexes = [r[0] for r in self.con.execute(
-            "SELECT sql FROM duckdb_indexes() WHERE table_name = ? AND sql IS NOT NULL", [table]).fetchall()]
-        copy = f"_{table}_sorted"
-        self.con.execute(re.sub(rf"^CREATE TABLE {table}\b", f"CREATE TABLE {copy}", ddl.rstrip(";")))
-        before = self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-        self.con.execute(f"INSERT INTO {copy} SELECT * FROM {table} ORDER BY {order}")
-        after = self.con.execute(f"SELECT count(*) FROM {copy}").fetchall()[0][0]
-        if after != before:  # never swap in a table that lost rows
-            raise RuntimeError(f"compaction copied {after} of {before} rows of {table}; nothing changed")
-        self.con.execute(f"DROP TABLE {table}")
-        self.con.execute(f"ALTER TABLE {copy} RENAME TO {table}")
-        for sql in indexes:
-            self.con.execute(sql)
-        return after
+        return S.rewrite_table(self.con, table, order=order)
 
     def card(self, player_id: str, as_of: Any) -> dict[str, Any] | None:  # implemented by PlayerCards
         raise NotImplementedError
