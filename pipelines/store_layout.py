@@ -252,12 +252,17 @@ class PointReads:
         time of the Arrow path (``Store.sql``), whose cost is per column (4 ms more for one
         player's events with the app's 47 columns). The same frame as ``Store.sql`` gives for
         the types in ``_POLARS``; any other type takes the Arrow path."""
-        cursor = self.con.execute(query, params)
-        rows = cursor.fetchall()
-        types = {d[0]: _POLARS.get(str(d[1])) for d in cursor.description}
+        rows, types = self.small_rows(query, params)
         if any(t is None for t in types.values()):
             return self.sql(query, params)
         return pl.DataFrame(rows, schema=types, orient="row")
+
+    def small_rows(self, query: str, params: list[Any]) -> tuple[list[tuple], dict[str, pl.DataType | None]]:
+        """The rows of a small result and each column's Polars type (None: a type not in ``_POLARS``),
+        for a caller that orders or extends the rows before it builds a frame of them."""
+        cursor = self.con.execute(query, params)
+        rows = cursor.fetchall()
+        return rows, {d[0]: _POLARS.get(str(d[1])) for d in cursor.description}
 
     def first_row(self, query: str, params: list[Any]) -> dict[str, Any] | None:
         """The first row of a query as a dict (None without rows); plain Python values, as
