@@ -15,7 +15,8 @@ frame) and the rest. `--block-size 16384` reads a copy of the store made with th
 read): DuckDB loads whole blocks (256 KiB by default), one per column a first read of a row group
 touches. `--as host:P01` reads as the app does, through the access layer (`Access.player`: the
 player's links, profile, card, insights and every version of its events, as a host scoped to P01
-may see them; `--as admin` sees every property), instead of `Store.player_360`.
+may see them; `--as admin` sees every property), instead of `Store.player_360`, of random players
+the principal may see.
 """
 
 from __future__ import annotations
@@ -58,16 +59,21 @@ def main() -> None:
     with Store(db, read_only=True) as store:
         newest = store.sql("SELECT max(as_of) AS d FROM builds WHERE status = 'done'")["d"][0]
         ids = store.sql("SELECT player_id FROM player_metrics WHERE as_of = ?", [newest])["player_id"].to_list()
+        acc = None
+        if args.principal:
+            role, _, props = args.principal.partition(":")
+            acc = Access(store, Principal("bench", role, tuple(props.split(",")) if props else None))
+            # players the principal may see: another player's read ends at the scope check
+            visible = set(acc.sql("SELECT player_id FROM s_players()")["player_id"].to_list())
+            ids = [pid for pid in ids if pid in visible]
         sample = random.Random(args.seed).sample(ids, min(args.reads, len(ids)))
         if args.snapshots:
             store.card = lambda *_: None  # type: ignore[method-assign]
         if args.unfrozen:
             store.frozen = False
         read, path = store.player_360, "player cards"
-        if args.principal:
-            role, _, props = args.principal.partition(":")
-            acc = Access(store, Principal("bench", role, tuple(props.split(",")) if props else None))
-            read, path = (lambda pid: acc.player(pid)), f"the app's read as {args.principal}, access layer"
+        if acc is not None:
+            read, path = acc.player, f"the app's read as {args.principal}, access layer"
         parts = _timed_parts(store) if args.parts else None
         load, times = os.getloadavg()[0], []
         cpu = time.process_time()
