@@ -144,6 +144,7 @@ def build(store: Store, as_of: date | None = None, *, actor: str, role: str = "e
             if not store.write_cards(carded, as_of, build_id):  # one-player reads: see pipelines.cards
                 say("player cards kept or dropped: a newer day's cards stay; rows they cannot pack leave none")
             del carded
+            say("writing insights, CLV and churn snapshots")
             store.write_snapshot("player_insights", found.with_columns(stamp), as_of)
             store.write_snapshot("player_clv", clv.with_columns(stamp), as_of)
             if churn is not None:
@@ -166,6 +167,8 @@ def build(store: Store, as_of: date | None = None, *, actor: str, role: str = "e
                 "catalog_version": version, "mode": computed.mode, "base_build_id": computed.base_build_id,
                 "recomputed": computed.recomputed, **horizon,
             })
+            say("committing")
+    say("event summary")
     store.refresh_event_stats()  # the app's data clock now summarises every event this build saw
     # after the commit (the snapshots are visible meanwhile): keep one-player reads on a few row groups
     tail = store.unsorted_events()

@@ -434,6 +434,10 @@ class Store(IngestWrites, DerivedStore, EventStats, PlayerCards, PointReads):
         self._derived(table)
         if not frame.get_column("player_id").is_sorted():
             frame = frame.sort("player_id", maintain_order=True)
+        if len(set(frame.n_chunks("all"))) > 1:
+            # columns chunked unlike each other (a join's output) make DuckDB's scan of the frame
+            # one thread: 1M metrics rows took 5.1 s to insert that way, 2.6 s contiguous (+0.3 s)
+            frame = frame.rechunk()
         self.con.register("_snap", frame)
         try:
             # Explicit DDL, not CREATE TABLE AS: see begin_staging for the DuckDB 2.0.0 bug.
