@@ -84,12 +84,14 @@ def derive(aggregates: pl.DataFrame, as_of: date, schemes: list[Scheme], rules: 
     cutoff = datetime.combine(as_of + timedelta(days=1), time())  # the whole as_of day counts
     base = finish_metrics(aggregates.lazy(), cutoff)
     deltas = player_deltas(base).drop("as_of", strict=False)
+    # contiguous (one chunk per column, where a join leaves them unevenly chunked) before anything
+    # else holds memory: DuckDB scans such a frame on one thread (see Store.write_snapshot)
     wide = (base.join(deltas, on="player_id", how="left", maintain_order="left")  # sorted by player: see write
-            .with_columns(pl.lit(as_of).alias("as_of")).collect())
+            .with_columns(pl.lit(as_of).alias("as_of")).collect().rechunk())
     step = max(1, -(-wide.height // parts))
     slices = [wide.slice(k, step) for k in range(0, max(wide.height, 1), step)]
     merged = summaries(slices, schemes)
-    segments = pl.concat([segment_all(s, schemes, merged) for s in slices], how="vertical_relaxed")
+    segments = pl.concat([segment_all(s, schemes, merged) for s in slices], how="vertical_relaxed").rechunk()
     found = insights(wide.lazy(), rules).collect()
     return wide, segments, found
 
