@@ -129,6 +129,16 @@ def test_write_snapshot_stores_rows_sorted_by_player(store):
     assert rows == [("PL1", 1), ("PL1", 4), ("PL2", 2), ("PL3", 3)]  # stable within a player
 
 
+def test_write_snapshot_keeps_the_rows_of_an_unevenly_chunked_frame(store):
+    ids = pl.concat([pl.Series("player_id", [f"PL{k:03d}" for k in range(n, n + 5)]) for n in (0, 5, 10)])
+    frame = pl.DataFrame({"player_id": ids, "x": list(range(15))}).with_columns(
+        pl.Series("y", [float(k) / 3 for k in range(15)]), pl.lit("2025-01-01").str.to_date().alias("as_of"))
+    assert len(set(frame.n_chunks("all"))) > 1  # the shape a join leaves, which write_snapshot makes contiguous
+    with store.transaction():
+        store.write_snapshot("player_insights", frame, "2025-01-01")
+    assert store.sql("SELECT player_id, x, y, as_of FROM player_insights").rows() == frame.rows()
+
+
 def _plan(store: Store, query: str, params: list) -> str:
     store.con.execute("PRAGMA enable_profiling = 'no_output'")
     try:
