@@ -19,6 +19,7 @@ import polars as pl
 
 from pipelines import schema as S
 from pipelines.scope_sql import ScopeSql
+from pipelines.store_layout import newest_first
 
 if TYPE_CHECKING:
     from pipelines.access import Access
@@ -129,10 +130,8 @@ def _events(access: Access, scope: ScopeSql, ids: list[str], visible: list[str],
     rows, types = store.small_rows(
         f"SELECT {columns}, json_extract_string({attrs}, {_ATTR_PATHS}) AS _keys FROM {S.EVENTS} e WHERE {where}",
         [*ids, *([hidden] if hidden else []), *visible])
-    at = {name: k for k, name in enumerate(types)}
-    eid, corrects, ts, seq = at["event_id"], at["corrects_event_id"], at["ts"], at["seq"]
-    gone = {r[corrects] for r in rows if r[corrects] is not None}
-    rows.sort(key=lambda r: (r[ts], r[seq]), reverse=True)
+    gone = newest_first(rows, list(types))
+    eid = list(types).index("event_id")
     blank = (None,) * len(ATTR_KEYS)
     out = [(*r[:-1], r[eid] in gone, *(r[-1] or blank)) for r in rows[:limit]]
     del types["_keys"]

@@ -18,7 +18,7 @@ import polars as pl
 from pipelines import schema as S
 
 __all__ = ["MAX_SORTED_RUNS", "SORTED_EVENTS_KEY", "SORT_PROPERTIES_TAIL", "SORT_TAIL_ROWS", "WHOLE_TIMELINE",
-           "PointReads"]
+           "PointReads", "newest_first"]
 
 SORTED_EVENTS_KEY = "events_sorted"  # settings: {"seq": newest seq in the sorted runs, "runs": how many}
 # One more sorted run per this many appended events; a full compaction past this many runs. Each run
@@ -36,6 +36,15 @@ _POLARS: dict[str, pl.DataType] = {
     "DOUBLE": pl.Float64(), "TIMESTAMP": pl.Datetime("us"), "DATE": pl.Date(), "BOOLEAN": pl.Boolean(),
     "VARCHAR[]": pl.List(pl.String()),
 }
+
+
+def newest_first(rows: list[tuple], names: list[str]) -> set[str]:
+    """Order one player's event rows (columns ``names``) newest first, by ts then seq, in place; return
+    the ids of the versions a correction among them supersedes."""
+    at = {name: k for k, name in enumerate(names)}
+    corrects, ts, seq = at["corrects_event_id"], at["ts"], at["seq"]
+    rows.sort(key=lambda r: (r[ts], r[seq]), reverse=True)
+    return {r[corrects] for r in rows if r[corrects] is not None}
 
 
 class PointReads:
@@ -227,17 +236,12 @@ class PointReads:
         mine = f"player_id IN ({', '.join('?' * len(ids))})"
         # nothing hidden (the usual case): no predicate, so batch_id is not read for it
         visible, shown = ("NOT list_contains(?::VARCHAR[], batch_id)", [hidden]) if hidden else ("true", [])
-        cursor = self.con.execute(f"SELECT * FROM {S.EVENTS} WHERE {mine} AND {visible} LIMIT ?",
-                                  [*ids, *shown, WHOLE_TIMELINE + 1])
-        rows = cursor.fetchall()
-        names = [d[0] for d in cursor.description]
-        types = {d[0]: _POLARS.get(str(d[1])) for d in cursor.description}
+        rows, types = self.small_rows(f"SELECT * FROM {S.EVENTS} WHERE {mine} AND {visible} LIMIT ?",
+                                      [*ids, *shown, WHOLE_TIMELINE + 1])
         if len(rows) <= WHOLE_TIMELINE and all(t is not None for t in types.values()):
-            at = {name: k for k, name in enumerate(names)}
-            eid, corrects, ts, seq = at["event_id"], at["corrects_event_id"], at["ts"], at["seq"]
-            gone = {r[corrects] for r in rows if r[corrects] is not None}
-            rows = sorted((r for r in rows if r[eid] not in gone), key=lambda r: (r[ts], r[seq]), reverse=True)
-            return pl.DataFrame(rows[:limit], schema=types, orient="row")
+            gone = newest_first(rows, list(types))
+            eid = list(types).index("event_id")
+            return pl.DataFrame([r for r in rows if r[eid] not in gone][:limit], schema=types, orient="row")
         corrected = [r[0] for r in self.con.execute(
             f"SELECT corrects_event_id FROM {S.EVENTS} WHERE {mine} AND corrects_event_id IS NOT NULL AND {visible}",
             [*ids, *shown]).fetchall()]
