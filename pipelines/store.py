@@ -6,6 +6,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -136,8 +137,25 @@ class Store(IngestWrites, DerivedStore, EventStats, PlayerCards, PointReads):
         return memo[key]
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (and the one beside it, when a read opened it)."""
+        beside = self.__dict__.pop("_alongside", None)
+        if beside is not None:
+            beside[1].shutdown(wait=True)
+            beside[0].close()
         self.con.close()
+
+    def alongside(self) -> tuple[Store, ThreadPoolExecutor] | None:
+        """A second read-only connection to this database and the one thread that runs its queries,
+        for a read that runs a query beside this connection's: DuckDB runs the two connections'
+        queries in parallel (the app's one-player read, `pipelines.access_player`). Made on first
+        use, closed with the store; like the store itself, for one thread at a time. None inside a
+        transaction of this connection: the other connection would not see its uncommitted writes."""
+        if self.__dict__.get("_in_transaction"):
+            return None
+        beside = self.__dict__.get("_alongside")
+        if beside is None:
+            beside = self.__dict__["_alongside"] = (self.cursor(), ThreadPoolExecutor(1, thread_name_prefix="alongside"))
+        return beside
 
     def cursor(self) -> Store:
         """A read-only second connection to this open database, with its own transaction and scoped
@@ -184,11 +202,14 @@ class Store(IngestWrites, DerivedStore, EventStats, PlayerCards, PointReads):
     def transaction(self) -> Iterator[None]:
         """Run the block in one transaction: all of it commits, or none of it."""
         self.con.execute("BEGIN TRANSACTION")
+        self._in_transaction = True
         try:
             yield
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
+        finally:
+            self._in_transaction = False
         self.con.execute("COMMIT")
 
     # -- reads --------------------------------------------------------------------------------

@@ -129,3 +129,20 @@ def test_a_merged_id_does_not_reach_a_survivor_out_of_scope(store):
         host.record_event(player_id=merged, event_type="note", action="note", attrs={"text": "x"})
     assert Access(s, Principal("ana", "admin", None)).resolve_player(merged) == survivor
     assert Access(s, Principal("hope", "host", ("P02",))).resolve_player(merged) == survivor
+
+
+def test_inside_a_transaction_the_read_sees_the_uncommitted_events(store):
+    """The events are read on a second connection (Store.alongside), which sees committed rows only:
+    inside a transaction of the store the read stays on its one connection."""
+    s, pids, _ = store
+    admin = Access(s, Principal("ana", "admin", None))
+    note = admin.player(pids[4]).events.filter(pl.col("event_type") == "note")["event_id"][0]
+    with pytest.raises(RuntimeError, match="rolled back"), s.transaction():
+        s.con.execute("""UPDATE events SET attrs = '{"text": "uncommitted", "visibility": "all"}'
+                         WHERE event_id = ?""", [note])
+        events = admin.player(pids[4]).events
+        assert events.filter(pl.col("event_id") == note)["a_text"].to_list() == ["uncommitted"]
+        raise RuntimeError("rolled back")
+    events = admin.player(pids[4]).events  # beside again: the committed rows
+    assert events.filter(pl.col("event_id") == note)["a_text"].to_list() != ["uncommitted"]
+    assert "_alongside" in s.__dict__
