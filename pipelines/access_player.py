@@ -113,10 +113,11 @@ def _links(access: Access, scope: ScopeSql, ids: list[str]) -> tuple[pl.DataFram
     sees every property."""
     rows, types = access.store.small_rows(
         f"""SELECT {scope.property_links()}, {scope.in_scope('pp.property_id')} AS _in_scope
-            FROM {S.PLAYER_PROPERTIES} pp WHERE pp.player_id IN {_placeholders(ids)} ORDER BY pp.property_id""", ids)
+            FROM {S.PLAYER_PROPERTIES} pp WHERE pp.player_id IN {_placeholders(ids)}""", ids)
     del types["_in_scope"]
-    at = list(types).index("player_id")
-    rows = [r[:-1] for r in rows if r[-1]]  # kept here: as a frame filter it cost 0.7 ms a read
+    at, prop = list(types).index("player_id"), list(types).index("property_id")
+    # kept and ordered here: as a frame filter the scope cost 0.7 ms a read, as ORDER BY 0.6 ms
+    rows = sorted((r[:-1] for r in rows if r[-1]), key=lambda r: (r[prop], r[at]))
     links = _frame(rows, types)
     if scope.every:
         return links, ids
