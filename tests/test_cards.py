@@ -130,6 +130,15 @@ def test_the_360_read_takes_the_newest_snapshot_rows_from_the_cards(demo_store):
         assert same_row(view["player_segments"], expected["player_segments"])
 
 
+def test_cards_streamed_in_many_slices_mirror_the_snapshot(demo_store, monkeypatch):
+    """The slices are packed ahead and streamed into one unordered INSERT: every player gets its own card."""
+    monkeypatch.setattr("pipelines.store_cards.CARD_SLICE", 7)
+    build(demo_store, actor="t")
+    assert demo_store.sql("SELECT count(*) AS n FROM player_metrics")["n"][0] > 7 * 3
+    assert_cards_mirror(demo_store)
+    assert demo_store.con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+
+
 def test_a_read_only_store_reads_the_cards_with_the_layout_read_once(demo_store):
     as_of = build(demo_store, actor="t").as_of
     ids = demo_store.sql("SELECT player_id FROM players ORDER BY player_id LIMIT 30")["player_id"].to_list()
