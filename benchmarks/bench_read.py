@@ -69,7 +69,8 @@ def main() -> None:
         sample = random.Random(args.seed).sample(ids, min(args.reads, len(ids)))
         if args.snapshots:
             store.card = lambda *_: None  # type: ignore[method-assign]
-        if args.unfrozen or acc is not None:  # the app's connection can write: it asks them per read
+        per_read = args.unfrozen or acc is not None  # the app's connection can write: it asks them per read
+        if per_read:
             store.frozen = False
         read, path = store.player_360, "player cards"
         if acc is not None:
@@ -86,7 +87,7 @@ def main() -> None:
         path = "snapshot tables" if args.snapshots else path
         if args.block_size:
             path += f", {args.block_size:,}-byte blocks"
-        if args.unfrozen or acc is not None:
+        if per_read:
             path += ", lookups asked per read"
         print(f"one-player 360 read ({path}), {len(sample):,} random players of {len(ids):,}: "
               f"p50 {q[49]:.1f} ms, p95 {q[94]:.1f} ms, max {max(times):.1f} ms, CPU {cpu:.1f} ms per read; "

@@ -13,7 +13,7 @@ connection (`Store.alongside`) while the profile, card and insights are read on 
 
 from __future__ import annotations
 
-from concurrent.futures import wait
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -63,11 +63,12 @@ def survivor_in_scope(access: Access, player_id: str) -> str | None:
     """The survivor id of a player the principal may see (a merged id resolved), else None. A merged
     id whose survivor is out of scope resolves to None too: through it, a write would reach the
     survivor."""
-    found = _in_scope(access, ScopeSql(**access.variables()), player_id)
-    if found is None:
+    survivor, ids = _ids(access, player_id)
+    _, visible = _links(access, ScopeSql(**access.variables()), ids)
+    if survivor not in visible:
         return None
-    known = access.store.first_row(f"SELECT player_id FROM {S.PLAYERS} WHERE player_id = ?", [found[0]])
-    return found[0] if known is not None else None
+    known = access.store.first_row(f"SELECT player_id FROM {S.PLAYERS} WHERE player_id = ?", [survivor])
+    return survivor if known is not None else None
 
 
 def read_player(access: Access, player_id: str, event_limit: int = 100_000) -> PlayerView | None:
@@ -79,14 +80,17 @@ def read_player(access: Access, player_id: str, event_limit: int = 100_000) -> P
     # this one: DuckDB runs them in parallel (p50 16.7 -> 12.4 ms at 1M players, the same CPU). Who
     # sees every property sees every id of the player: then they need not wait for the scope check.
     beside = store.alongside()
-    events = (beside[1].submit(_events, beside[0], scope, ids, ids, event_limit)
-              if beside is not None and scope.every else None)
+
+    def start(seen: list[str]) -> Future[pl.DataFrame] | None:
+        return beside[1].submit(_events, beside[0], scope, ids, seen, event_limit) if beside is not None else None
+
+    events = start(ids) if scope.every else None
     try:
         links, visible = _links(access, scope, ids)
         if survivor not in visible:
             return None
-        if beside is not None and events is None:
-            events = beside[1].submit(_events, beside[0], scope, ids, visible, event_limit)
+        if events is None:
+            events = start(visible)
         profile = store.first_row(f"SELECT {scope.player_columns()} FROM {S.PLAYERS} p WHERE p.player_id = ?",
                                   [survivor])
         newest = store.newest_as_of()
@@ -106,13 +110,6 @@ def _ids(access: Access, player_id: str) -> tuple[str, list[str]]:
     """(the survivor of a player id, the survivor's ids: itself and its merged ids)."""
     survivor, merged = access.store.ids_of(player_id)
     return survivor, [survivor, *merged]
-
-
-def _in_scope(access: Access, scope: ScopeSql, player_id: str) -> tuple[str, list[str], pl.DataFrame, list[str]] | None:
-    """(survivor, its ids, their links in scope, the visible ids) when the survivor is visible, else None."""
-    survivor, ids = _ids(access, player_id)
-    links, visible = _links(access, scope, ids)
-    return (survivor, ids, links, visible) if survivor in visible else None
 
 
 def _links(access: Access, scope: ScopeSql, ids: list[str]) -> tuple[pl.DataFrame, list[str]]:
