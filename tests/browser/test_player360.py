@@ -82,12 +82,15 @@ def _busy_timeline(served, page):
     _open_player(page, app.url, busy["player_id"], busy["last_name"])
     status = page.locator(".timeline-status .muted")
     expect(status).to_contain_text("page 1 of", timeout=WAIT)
+    # Bokeh lays a new pane out hidden for a moment, and `inner_text()` of a hidden element is "";
+    # `expect` matched the text content, so the reads below take the text content too
+    expect(status).to_be_visible(timeout=WAIT)
     return status
 
 
 def test_filter_the_timeline_by_type(served, page):
     status = _busy_timeline(served, page)
-    everything = status.inner_text()
+    everything = status.text_content()
     page.locator(".timeline-types").get_by_text("Visits", exact=True).click()
     expect(page.locator(".timeline-feed")).not_to_contain_text("Rating slip", timeout=WAIT)
     expect(page.locator(".timeline-feed")).to_contain_text("Visit")
@@ -100,7 +103,7 @@ def test_filter_the_timeline_by_type(served, page):
 
 def test_filter_the_timeline_by_date_range(served, page):
     status = _busy_timeline(served, page)
-    text = status.inner_text()
+    text = status.text_content()
     found = re.search(r"of ([\d,]+) events", text)
     assert found, text
     total = int(found.group(1).replace(",", ""))
@@ -108,10 +111,10 @@ def test_filter_the_timeline_by_date_range(served, page):
     expect(page.locator(".timeline-days input").first).to_have_value(re.compile(r"\d{4}-\d{2}-\d{2}.+\d{4}"),
                                                                       timeout=WAIT)
     expect(status).not_to_contain_text(f"of {total:,} events", timeout=WAIT)
-    week = status.inner_text()
+    week = status.text_content()
     page.locator(".timeline-last select").select_option("1 year")
     expect(status).not_to_have_text(week, timeout=WAIT)
-    year = re.search(r"of ([\d,]+) events|No events match", status.inner_text())
+    year = re.search(r"of ([\d,]+) events|No events match", status.text_content())
     assert year is not None
     page.locator(".timeline-clear button").click()
     expect(status).to_contain_text(f"of {total:,} events", timeout=WAIT)

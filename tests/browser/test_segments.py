@@ -86,9 +86,10 @@ def test_open_a_member_360_page_from_the_list(served, page):
     page.goto(f"{app.url}?page=segments")
     table = page.locator(".members-table")
     expect(table).to_contain_text("PL", timeout=WAIT)
+    expect(table).to_be_visible(timeout=WAIT)  # a new pane is laid out hidden first (see test_player360)
     first = table.locator(".tabulator-row").first
-    player_id = first.locator('.tabulator-cell[tabulator-field="Id"]').inner_text().strip()
-    name = first.locator('.tabulator-cell[tabulator-field="Name"]').inner_text().strip()
+    player_id = first.locator('.tabulator-cell[tabulator-field="Id"]').text_content().strip()
+    name = first.locator('.tabulator-cell[tabulator-field="Name"]').text_content().strip()
     assert re.fullmatch(r"PL\d+", player_id)
     expect(page.locator(".members-info")).to_contain_text("players", timeout=WAIT)
     header = page.locator(".player-header")
