@@ -3,8 +3,8 @@ on the server), click-through to the player's 360 page, streamed exports and bul
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
-from pathlib import Path
 
 import panel as pn
 import param
@@ -115,16 +115,17 @@ class MemberListView(pn.viewable.Viewer):
             self._tag.value = ""
             self._refresh()
 
-    def _file(self, fmt: str) -> Callable[[], str]:
-        """A FileDownload callback: stream the filtered list into a temporary file, hand over its path
-        (the previous export of this session is deleted)."""
-        def build() -> str:
-            old = getattr(self, "_last_export", None)
-            if old is not None:
-                Path(old).unlink(missing_ok=True)
+    def _file(self, fmt: str) -> Callable[[], io.BytesIO]:
+        """A FileDownload callback: stream the filtered list into a temporary file and hand over its
+        bytes. The file is deleted at once: it holds contact details, and a served session has no
+        reliable end at which to delete it later (FileDownload sends the whole file in one message,
+        so holding its bytes costs no more than sending a path would)."""
+        def build() -> io.BytesIO:
             path, _rows = self.members.export(fmt)
-            self._last_export = path
-            return str(path)
+            try:
+                return io.BytesIO(path.read_bytes())
+            finally:
+                path.unlink(missing_ok=True)
         return build
 
     def _status(self) -> str:

@@ -196,3 +196,22 @@ def test_one_snapshot_says_how_to_get_another(data):
                                                                             all_properties=True)))
     assert not mig.ready and "build another day" in mig.why_not()
     assert mig.transitions().is_empty()
+
+
+# Panel 1.9's Tabulator calls DataFrame.reset_index(inplace=True), which pandas 3.1 deprecates
+@pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
+def test_the_served_download_leaves_no_export_file_behind(data, tmp_path, monkeypatch):
+    """The list's download hands over the file's bytes and deletes the file: an export holds
+    contact details, and nothing else would delete it."""
+    import tempfile
+
+    from app.views.segment_members import MemberListView
+
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(exports))
+    m = members(data, segment="low")
+    got = MemberListView(members=m)._file("parquet")()
+    back = pl.read_parquet(got)
+    assert back.height == m.total and set(back["segment"]) == {"low"}
+    assert list(exports.iterdir()) == []
