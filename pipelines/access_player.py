@@ -7,13 +7,14 @@ scoped to one property at 1M players (six queries). Here the player's visibility
 (its ids' property links in scope), and the rows are read by constants that reach the scans: the
 ids as an IN-list on the stored column, the newest as_of, the hidden batches. The filters are the
 same `ScopeSql` fragments the macros are made of, so both paths apply one policy; the tests
-compare them row for row. Once the scope is checked, the events query runs on the store's second
-connection (`Store.alongside`) while the profile, card and insights are read on the first.
+compare them row for row. The events query runs on the store's second connection
+(`Store.alongside`) while the scope is checked and the profile, card and insights are read on the
+first.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import Future, wait
+from concurrent.futures import wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -76,34 +77,29 @@ def read_player(access: Access, player_id: str, event_limit: int = 100_000) -> P
     principal: unknown, or not linked to a property in scope."""
     store, scope = access.store, ScopeSql(**access.variables())
     survivor, ids = _ids(access, player_id)
-    # the events (the largest query) on the store's second connection, beside the other reads on
-    # this one: DuckDB runs them in parallel (p50 16.7 -> 12.4 ms at 1M players, the same CPU). Who
-    # sees every property sees every id of the player: then they need not wait for the scope check.
+    # The events (the largest query) on the store's second connection, beside the other reads on
+    # this one: DuckDB runs them in parallel (p50 16.7 -> 12.4 ms at 1M players, the same CPU). It
+    # starts before the scope check, for every id of the player: the links decide only which
+    # property-less events are shown, and those rows are dropped below before anything is returned.
     beside = store.alongside()
-
-    def start(seen: list[str]) -> Future[pl.DataFrame] | None:
-        return beside[1].submit(_events, beside[0], scope, ids, seen, event_limit) if beside is not None else None
-
-    events = start(ids) if scope.every else None
+    fetched = beside[1].submit(_event_rows, beside[0], scope, ids) if beside is not None else None
     try:
         links, visible = _links(access, scope, ids)
         if survivor not in visible:
             return None
-        if events is None:
-            events = start(visible)
         profile = store.first_row(f"SELECT {scope.player_columns()} FROM {S.PLAYERS} p WHERE p.player_id = ?",
                                   [survivor])
         newest = store.newest_as_of()
         rows = _snapshot_rows(access, survivor, newest)
         insights = _insights(access, survivor, newest)
     finally:  # the second connection is free again before this read ends, whatever happened here
-        if events is not None:
-            wait([events])
+        if fetched is not None:
+            wait([fetched])
     if profile is None:
         return None
-    timeline = events.result() if events is not None else _events(store, scope, ids, visible, event_limit)
+    read = fetched.result() if fetched is not None else _event_rows(store, scope, ids)
     return PlayerView(survivor, ids, profile, links, rows["player_metrics"], rows["player_segments"],
-                      insights, timeline)
+                      insights, _timeline(read, ids, visible, event_limit))
 
 
 def _ids(access: Access, player_id: str) -> tuple[str, list[str]]:
@@ -130,32 +126,44 @@ def _links(access: Access, scope: ScopeSql, ids: list[str]) -> tuple[pl.DataFram
     return links, [i for i in ids if i in linked]
 
 
-def _events(store: Store, scope: ScopeSql, ids: list[str], visible: list[str], limit: int) -> pl.DataFrame:
-    """Every stored version of the ids' events the principal may read (a batch still being ingested
-    left out), newest first, with `superseded` marking the versions a correction replaced and the
-    attrs the app reads as columns.
-
-    The filter is SQL (the policy's fragments); what only reshapes the rows is done here, over the
-    few hundred rows of one player: the order, `superseded` (a correction's target among the rows
-    read, as the macros' subquery over s_events_all), and the attrs keys, extracted by one
-    `json_extract_string` over a list of paths. As SQL (`ORDER BY`, a window, twenty extractions)
-    they doubled the statement's cost: 10 ms of planning and projection against 4 (1M players)."""
+def _event_rows(store: Store, scope: ScopeSql, ids: list[str]) -> tuple[list[tuple], dict[str, Any]]:
+    """(rows, their column types) of every stored version of the ids' events the principal may read
+    whichever of the ids they may see (a batch still being ingested left out): `_timeline` then keeps
+    the property-less events of the visible ids only. The filter is SQL (the policy's fragments); the
+    attrs keys the app reads come as one list per row, from one `json_extract_string` over their
+    paths."""
     hidden = store.hidden_batches()
     shown = "NOT list_contains(?::VARCHAR[], e.batch_id)" if hidden else "true"
-    # the macros' two branches as one condition: the visible ids are known, so no subquery is left
+    # the macros' two branches as one condition, for ids all visible (`_timeline` narrows it)
     where = (f"e.player_id IN {_placeholders(ids)} AND {shown} AND {scope.note_ok()} AND "
-             f"({scope.in_scope('e.property_id')} OR (e.property_id IS NULL AND e.player_id IN {_placeholders(visible)}))")
+             f"({scope.in_scope('e.property_id')} OR e.property_id IS NULL)")
     attrs = scope.attrs()
     columns = ", ".join(f"e.{c}" if c != "attrs" else f"CAST({attrs} AS VARCHAR) AS attrs" for c in S.EVENT_COLUMNS)
-    rows, types = store.small_rows(
+    return store.small_rows(
         f"SELECT {columns}, json_extract_string({attrs}, {_ATTR_PATHS}) AS _keys FROM {S.EVENTS} e WHERE {where}",
-        [*ids, *([hidden] if hidden else []), *visible])
-    gone = newest_first(rows, list(types))
-    eid = list(types).index("event_id")
+        [*ids, *([hidden] if hidden else [])])
+
+
+def _timeline(read: tuple[list[tuple], dict[str, Any]], ids: list[str], visible: list[str], limit: int) -> pl.DataFrame:
+    """The events of `_event_rows` a principal who sees the ``visible`` ids may read, newest first,
+    with `superseded` marking the versions a correction among them replaced and the attrs keys as
+    columns `a_<key>`.
+
+    What only reshapes the rows is done here, over the few hundred rows of one player: the order,
+    `superseded` (as the macros' subquery over s_events_all) and the attrs keys. As SQL (`ORDER BY`,
+    a window, twenty extractions) they doubled the statement's cost: 10 ms of planning and
+    projection against 4 (1M players)."""
+    rows, types = read
+    names = list(types)
+    if len(visible) < len(ids):  # before `superseded`: a correction the principal may not read marks nothing
+        at, prop, seen = names.index("player_id"), names.index("property_id"), set(visible)
+        rows = [r for r in rows if r[prop] is not None or r[at] in seen]
+    gone = newest_first(rows, names)
+    eid = names.index("event_id")
     blank = (None,) * len(ATTR_KEYS)
     out = [(*r[:-1], r[eid] in gone, *(r[-1] or blank)) for r in rows[:limit]]
-    del types["_keys"]
-    return _frame(out, types, (("superseded", pl.Boolean), *((f"a_{k}", pl.String) for k in ATTR_KEYS)))
+    kept = {name: kind for name, kind in types.items() if name != "_keys"}
+    return _frame(out, kept, (("superseded", pl.Boolean), *((f"a_{k}", pl.String) for k in ATTR_KEYS)))
 
 
 def _snapshot_rows(access: Access, survivor: str, newest: Any) -> dict[str, dict[str, Any] | None]:

@@ -1,7 +1,7 @@
 """The one-player read (`Access.player`, pipelines.access_player) against the `s_*` macros' read it
 replaced (tests/scoped_reference.py): the same rows for every role and scope, over notes of every
-visibility, an edited note, a merge, compliance entries, events without a property and a batch
-still being ingested."""
+visibility, an edited note, a merge, compliance entries, events without a property (one an edit,
+under a merged id, of a note its survivor's host sees) and a batch still being ingested."""
 
 from __future__ import annotations
 
@@ -51,6 +51,12 @@ def store(demo_db, tmp_path_factory):
     only = s.sql("SELECT player_id, min(property_id) AS p FROM player_properties GROUP BY 1 HAVING count(*) = 1 "
                  "ORDER BY player_id DESC")
     survivor, merged = (only.filter(pl.col("p") == p)["player_id"][0] for p in ("P02", "P01"))
+    # an edit without a property, under the id a host at P02 does not see, of the survivor's note:
+    # for that host the note is not superseded (the oracle computes it over what they may read)
+    shown = s.record_event(player_id=survivor, event_type="note", actor="hope", role="host", ts=at, property_id="P02",
+                           attrs={"text": "at P02", "visibility": "all", "author": "hope"})
+    s.record_event(player_id=merged, event_type="note_edited", actor="hank", role="host", ts=at, property_id=None,
+                   corrects_event_id=shown, attrs={"text": "edited elsewhere", "visibility": "all", "author": "hank"})
     s.merge_players(survivor, merged, actor="ana", role="admin", reason="duplicate")
     batch = s.sql("SELECT batch_id FROM ingest_batches WHERE status = 'committed' ORDER BY batch_id LIMIT 1")
     s.con.execute("UPDATE ingest_batches SET status = 'running' WHERE batch_id = ?", [batch["batch_id"][0]])
