@@ -29,6 +29,7 @@ from pathlib import Path
 import polars as pl
 
 from metrics.segments import SpendingTiers, default_schemes, segment_all
+from pipelines import schema as S
 from pipelines.access import Access, Principal
 from pipelines.build import BuildResult, build
 from pipelines.cli import DEMO_ORDER
@@ -105,6 +106,20 @@ def upgrade(path: str) -> None:
         _timed("upkeep the cached store lacks (event summary, sorted links)", upkeep)
 
 
+def refresh_cache(db: Path) -> None:
+    """Bring the cached store itself up to date once (on a copy, swapped in when done), so that each
+    run's copy has no migrations left to apply: at 1M players they took 41-44 s of every run."""
+    with Store(db, read_only=True) as store:
+        current = store.schema_version() == max(v for v, _, _ in S.MIGRATIONS_LIST)
+    if current:
+        return
+    tmp = db.with_suffix(".upgrading.duckdb")
+    shutil.copyfile(db, tmp)
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        pool.apply(upgrade, (str(tmp),))
+    tmp.replace(db)
+
+
 def prepare(players: int, root: Path, days: int = 730) -> Path:
     """Generate and ingest the data set once (cached), compacted for player reads."""
     db = root / f"build-{players}-{days}d.duckdb"
@@ -158,6 +173,7 @@ def main() -> None:
     db = prepare(args.players, root, args.days)
     if args.prepare_only:
         return
+    refresh_cache(db)
     work = root / "build-work.duckdb"
     work.unlink(missing_ok=True)
     shutil.copyfile(db, work)  # not read_bytes: that would count the whole file in this process's peak
