@@ -63,22 +63,24 @@ def _reset_hwm() -> None:
         pass
 
 
-_last = [time.perf_counter(), time.process_time()]
+_last: list = [time.perf_counter(), time.process_time(), "before the first stage"]  # since when, in which stage
 _peaks: list[float] = []  # each timed step's own peak
 
 
 def _stage(text: str) -> None:
-    """Print a build stage with the wall and CPU time since the previous one (where a build spends its time)."""
+    """Print the stage the build just left, with the wall and CPU time it took (where a build spends
+    its time), and start timing the stage ``text``. (Until Session 10 each line showed the time
+    before its stage began, which a reader took for the stage's own.)"""
     now, cpu = time.perf_counter(), time.process_time()
-    print(f"    . {now - _last[0]:6.2f} s, CPU {cpu - _last[1]:6.2f} s later: {text}  (peak {_hwm_mb():,.0f} MB)",
+    print(f"    . {_last[2]:50s} {now - _last[0]:6.2f} s, CPU {cpu - _last[1]:6.2f} s  (peak so far {_hwm_mb():,.0f} MB)",
           flush=True)
-    _last[:] = [now, cpu]
+    _last[:] = [now, cpu, text]
 
 
 def _timed(label: str, fn):
     _reset_hwm()
     t, cpu = time.perf_counter(), time.process_time()
-    _last[:] = [t, cpu]
+    _last[:] = [t, cpu, "before the first stage"]
     value = fn()
     peak = _hwm_mb()
     _peaks.append(peak)
@@ -88,8 +90,8 @@ def _timed(label: str, fn):
 
 
 def _ended(result: BuildResult) -> BuildResult:
-    """Print the last stretch of a build (after its last stage: writes, commit, layout upkeep)."""
-    _stage("build returned")
+    """Print the build's last stage (the event summary and layout upkeep after the commit)."""
+    _stage("(returned)")
     return result
 
 
