@@ -7,10 +7,12 @@ own stage log (mode, players recomputed) with the wall and CPU time of each stag
 resident memory of each timed step (the process's high-water mark is reset before it, so a step's
 peak is its own, not the store upgrade's or an earlier step's).
 
-The cached store is copied and brought up to date before anything is timed: opening it applies the
-migrations written since it was ingested, and the upkeep an up-to-date store would already have had
-(event summary, sorted player links, the record of the sorted events) runs once; both are printed
-apart. The full build is then the build of a store that is current in schema and layout.
+The cached store is brought up to date before anything is timed: opening it applies the migrations
+written since it was ingested, and the upkeep an up-to-date store would already have had (event
+summary, sorted player links, the record of the sorted events) runs once; both are printed apart.
+The cached store itself is upgraded so (once per new migration), then copied, and the copy's own
+upgrade finds nothing left to do. The full build is then the build of a store that is current in
+schema and layout.
 """
 
 from __future__ import annotations
