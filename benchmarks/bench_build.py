@@ -71,8 +71,7 @@ _peaks: list[float] = []  # each timed step's own peak
 
 def _stage(text: str) -> None:
     """Print the stage the build just left, with the wall and CPU time it took (where a build spends
-    its time), and start timing the stage ``text``. (Until Session 10 each line showed the time
-    before its stage began, which a reader took for the stage's own.)"""
+    its time), and start timing the stage ``text``."""
     now, cpu = time.perf_counter(), time.process_time()
     print(f"    . {_last[2]:50s} {now - _last[0]:6.2f} s, CPU {cpu - _last[1]:6.2f} s  (peak so far {_hwm_mb():,.0f} MB)",
           flush=True)
@@ -118,10 +117,14 @@ def refresh_cache(db: Path) -> None:
     if current:
         return
     tmp = db.with_suffix(".upgrading.duckdb")
-    shutil.copyfile(db, tmp)
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        pool.apply(upgrade, (str(tmp),))
-    tmp.replace(db)
+    try:
+        shutil.copyfile(db, tmp)
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            pool.apply(upgrade, (str(tmp),))
+        tmp.replace(db)
+    finally:  # a failed upgrade leaves the cache as it was, and no half-upgraded copy of it
+        tmp.unlink(missing_ok=True)
+        Path(f"{tmp}.wal").unlink(missing_ok=True)
 
 
 def prepare(players: int, root: Path, days: int = 730) -> Path:
