@@ -87,8 +87,8 @@ def read_player(access: Access, player_id: str, event_limit: int = 100_000) -> P
         links, visible = _links(access, scope, ids)
         if survivor not in visible:
             return None
-        profile = store.first_row(f"SELECT {scope.player_columns()} FROM {S.PLAYERS} p WHERE p.player_id = ?",
-                                  [survivor])
+        profile = store.first_row(f"SELECT {scope.player_columns(pseudonym=False)} FROM {S.PLAYERS} p "
+                                  "WHERE p.player_id = ?", [survivor])
         newest = store.newest_as_of()
         rows = _snapshot_rows(access, survivor, newest)
         insights = _insights(access, survivor, newest)
@@ -97,6 +97,8 @@ def read_player(access: Access, player_id: str, event_limit: int = 100_000) -> P
             wait([fetched])
     if profile is None:
         return None
+    profile = {"player_id": survivor, "pseudonym": scope.pseudonym(survivor),
+               **{k: v for k, v in profile.items() if k != "player_id"}}  # the select list's order
     read = fetched.result() if fetched is not None else _event_rows(store, scope, ids)
     return PlayerView(survivor, ids, profile, links, rows["player_metrics"], rows["player_segments"],
                       insights, _timeline(read, ids, visible, event_limit))

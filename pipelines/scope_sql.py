@@ -8,6 +8,7 @@ filters pushed into the scans. The macros a connection starts with match nothing
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from pipelines.schema import (AUDIT_LOG, EVENTS, EVENTS_CURRENT, PLAYER_ALIASES, PLAYER_PROPERTIES, PLAYERS,
@@ -67,14 +68,21 @@ class ScopeSql:
             return f"{e}.attrs"
         return f"CASE WHEN {e}.event_type IN {sql_list(PROFILE_EVENT_TYPES)} THEN NULL ELSE {e}.attrs END"
 
-    def player_columns(self, p: str = "p") -> str:
-        """The select list of the player master: personal fields masked without PII, a pseudonym."""
+    def player_columns(self, p: str = "p", pseudonym: bool = True) -> str:
+        """The select list of the player master: personal fields masked without PII, a pseudonym
+        (left out with ``pseudonym=False``: see `pseudonym`)."""
         def masked(col: str) -> str:
             return f"{p}.{col}" if self.pii else f"CAST(NULL AS {'DATE' if col == 'date_of_birth' else 'VARCHAR'}) AS {col}"
 
-        pseudonym = f"'anon-' || substr(md5({sql_literal(self.salt)} || {p}.player_id), 1, 10) AS pseudonym"
+        alias = f", 'anon-' || substr(md5({sql_literal(self.salt)} || {p}.player_id), 1, 10) AS pseudonym" if pseudonym else ""
         personal = ", ".join(masked(c) for c in PERSONAL)
-        return f"{p}.player_id, {pseudonym}, {personal}, {p}.status, {p}.enrolled_at, {p}.updated_at, {p}.last_event_id"
+        return f"{p}.player_id{alias}, {personal}, {p}.status, {p}.enrolled_at, {p}.updated_at, {p}.last_event_id"
+
+    def pseudonym(self, player_id: str) -> str:
+        """The pseudonym of `player_columns` worked out in Python, for a one-player read: DuckDB's
+        `md5` in a point read's select list cost 0.5 ms of its 1.6 (1M players). Same bytes: the
+        hex md5 of the salt and id in UTF-8 (a test compares the two)."""
+        return "anon-" + hashlib.md5((self.salt + player_id).encode()).hexdigest()[:10]
 
     def property_links(self, pp: str = "pp") -> str:
         """The select list of property links (card numbers masked like personal fields)."""

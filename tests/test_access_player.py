@@ -13,6 +13,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from pipelines.access import Access, AccessDenied, Principal
+from pipelines.scope_sql import ScopeSql
 from pipelines.store import Store
 from tests import scoped_reference as oracle
 from tests.app.demo_store import copy_store
@@ -152,3 +153,16 @@ def test_inside_a_transaction_the_read_sees_the_uncommitted_events(store):
     events = admin.player(pids[4]).events  # beside again: the committed rows
     assert events.filter(pl.col("event_id") == note)["a_text"].to_list() != ["uncommitted"]
     assert "_alongside" in s.__dict__
+
+
+@pytest.mark.parametrize("salt", ["", "s'alt", "ünï-ß 9f"])
+def test_the_pseudonym_worked_out_in_python_is_the_policys(store, salt):
+    """The one-player read works the pseudonym out in Python (`ScopeSql.pseudonym`); every other
+    read takes it from the SQL select list (`ScopeSql.player_columns`)."""
+    s, pids, _ = store
+    scope = ScopeSql(all_properties=True, salt=salt)
+    got = s.sql(f"SELECT {scope.player_columns()} FROM players p WHERE p.player_id IN {tuple(pids[:20])} "
+                "ORDER BY p.player_id")
+    assert got.height == 20
+    assert got["pseudonym"].to_list() == [scope.pseudonym(pid) for pid in got["player_id"]]
+    assert len(set(got["pseudonym"])) == 20
