@@ -212,6 +212,23 @@ class Store(IngestWrites, DerivedStore, EventStats, PlayerCards, PointReads):
             self._in_transaction = False
         self.con.execute("COMMIT")
 
+    @contextmanager
+    def settings(self, **values: Any) -> Iterator[None]:
+        """Run the block with some DuckDB settings of this connection changed (a bool, or text such as
+        a memory size); restore each as it was after, whatever happened."""
+        def sql(value: Any) -> str:
+            return ("true" if value else "false") if isinstance(value, bool) else S.sql_literal(value)
+
+        asked = ", ".join(f"current_setting({S.sql_literal(name)})" for name in values)
+        before = dict(zip(values, self.con.execute(f"SELECT {asked}").fetchall()[0], strict=True))
+        try:
+            for name, value in values.items():
+                self.con.execute(f"SET {name} = {sql(value)}")
+            yield
+        finally:
+            for name, value in before.items():
+                self.con.execute(f"SET {name} = {sql(value)}")
+
     # -- reads --------------------------------------------------------------------------------
     def sql(self, query: str, params: list[Any] | None = None) -> pl.DataFrame:
         """Run a parameterised query and return a Polars frame (user input only via params)."""

@@ -51,6 +51,9 @@ class PlayerCards:
     def _once(self, key: str, read: Callable[[], Any]) -> Any:  # implemented by Store
         raise NotImplementedError
 
+    def settings(self, **values: Any) -> Any:  # implemented by Store
+        raise NotImplementedError
+
     def write_cards(self, frames: dict[str, pl.DataFrame], as_of: Any, build_id: str) -> bool:
         """Replace every card by the rows of ``frames`` (table -> the snapshot rows just written for
         ``as_of``; call inside the build's transaction). False when nothing was written: cards of a
@@ -96,15 +99,13 @@ class PlayerCards:
             stream = pa.RecordBatchReader.from_batches(
                 first.schema, chain(first.to_batches(), (batch for rows in slices for batch in rows.to_batches())))
             del first
-            ordered = self.con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
-            self.con.execute("SET preserve_insertion_order = false")
             self.con.register("_cards", stream)
             try:
-                self.con.execute(f"INSERT INTO {S.PLAYER_CARDS} (player_id, {names}) "
-                                 f"SELECT player_id, {names} FROM _cards")
+                with self.settings(preserve_insertion_order=False):
+                    self.con.execute(f"INSERT INTO {S.PLAYER_CARDS} (player_id, {names}) "
+                                     f"SELECT player_id, {names} FROM _cards")
             finally:
                 self.con.unregister("_cards")
-                self.con.execute(f"SET preserve_insertion_order = {'true' if ordered else 'false'}")
                 slices.close()  # the packer's thread ends even when the insert failed half-way
         self.con.execute(S.PLAYER_CARDS_INDEX)
         self.con.execute(f"INSERT INTO {S.PLAYER_CARD_LAYOUT} VALUES (?, ?, ?, ?)",

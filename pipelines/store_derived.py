@@ -51,6 +51,9 @@ class DerivedStore:
     def _exists(self, table: str) -> bool:  # implemented by Store
         raise NotImplementedError
 
+    def settings(self, **values: Any) -> Any:  # implemented by Store
+        raise NotImplementedError
+
     # -- shards ---------------------------------------------------------------------------------
     def events_count(self) -> int:
         """Rows of the events table (a size estimate for choosing the shard count)."""
@@ -261,16 +264,9 @@ class DerivedStore:
     def build_session(self, memory_limit: str | None = None) -> Iterator[None]:
         """Run the block without DuckDB's own progress bar (the build shows its stages) and, when
         given, with DuckDB's buffer pool capped at ``memory_limit`` (e.g. "1GB"); restore both after."""
-        get = "SELECT current_setting('memory_limit'), current_setting('enable_progress_bar')"
-        limit, bar = self.con.execute(get).fetchall()[0]
-        self.con.execute("SET enable_progress_bar = false")
-        if memory_limit:
-            self.con.execute(f"SET memory_limit = '{_size(memory_limit)}'")
-        try:
+        capped = {"memory_limit": _size(memory_limit)} if memory_limit else {}
+        with self.settings(enable_progress_bar=False, **capped):
             yield
-        finally:
-            self.con.execute(f"SET memory_limit = '{_size(limit)}'")
-            self.con.execute(f"SET enable_progress_bar = {'true' if bar else 'false'}")
 
 
 def _size(text: str) -> str:
