@@ -96,12 +96,16 @@ class Store(IngestWrites, DerivedStore, EventStats, PlayerCards, PointReads):
         if read_only and not self.path.exists():
             raise UserError(f"{self.path}: no such database; ingest something first")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # bounded memory: DuckDB spills to disk past this (ingest of 20M-row files)
+        memory_limit = os.environ.get("PLAYER360_MEMORY_LIMIT", "4GB")
+        # what `settings` restores: DuckDB displays a size rounded (4GB as 3.7 GiB), so restoring the
+        # displayed value would shrink the pool a little with every build
+        self._set_values: dict[str, Any] = {"memory_limit": memory_limit}
         try:
             self.con = duckdb.connect(
                 str(self.path), read_only=read_only,
                 config={"autoinstall_known_extensions": False, "autoload_known_extensions": False,
-                        # bounded memory: DuckDB spills to disk past this (ingest of 20M-row files)
-                        "memory_limit": os.environ.get("PLAYER360_MEMORY_LIMIT", "4GB")},
+                        "memory_limit": memory_limit},
             )
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
@@ -164,6 +168,7 @@ class Store(IngestWrites, DerivedStore, EventStats, PlayerCards, PointReads):
         other = object.__new__(type(self))
         other.path, other.read_only, other.con = self.path, True, self.con.cursor()
         other.frozen = self.frozen  # read-only, yet it sees this connection's commits unless frozen
+        other._set_values = dict(self._set_values)
         other._unscoped()
         return other
 
@@ -215,19 +220,27 @@ class Store(IngestWrites, DerivedStore, EventStats, PlayerCards, PointReads):
     @contextmanager
     def settings(self, **values: Any) -> Iterator[None]:
         """Run the block with some DuckDB settings of this connection changed (a bool, or text such as
-        a memory size); restore each as it was after, whatever happened."""
+        a memory size); restore each as it was after, whatever happened: to the value this store last
+        set (at open or here), else to the value DuckDB shows."""
         def sql(value: Any) -> str:
             return ("true" if value else "false") if isinstance(value, bool) else S.sql_literal(value)
 
-        asked = ", ".join(f"current_setting({S.sql_literal(name)})" for name in values)
-        before = dict(zip(values, self.con.execute(f"SELECT {asked}").fetchall()[0], strict=True))
+        def put(name: str, value: Any) -> None:
+            self.con.execute(f"SET {name} = {sql(value)}")
+            self._set_values[name] = value
+
+        shown = [name for name in values if name not in self._set_values]
+        before = {name: self._set_values.get(name) for name in values}
+        if shown:
+            asked = ", ".join(f"current_setting({S.sql_literal(name)})" for name in shown)
+            before.update(zip(shown, self.con.execute(f"SELECT {asked}").fetchall()[0], strict=True))
         try:
             for name, value in values.items():
-                self.con.execute(f"SET {name} = {sql(value)}")
+                put(name, value)
             yield
         finally:
             for name, value in before.items():
-                self.con.execute(f"SET {name} = {sql(value)}")
+                put(name, value)
 
     # -- reads --------------------------------------------------------------------------------
     def sql(self, query: str, params: list[Any] | None = None) -> pl.DataFrame:

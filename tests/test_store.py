@@ -93,3 +93,24 @@ def test_migration_14_stores_player_ids_uncompressed_and_keeps_rows_and_keys(tmp
             store.con.execute("INSERT INTO player_properties VALUES ('PL0000001', 'P01', NULL, NULL, NULL, NULL, NULL, "
                               "TIMESTAMP '2026-01-02')")
         S._player_id_uncompressed(store.con)  # a second run finds nothing to do
+
+
+def test_settings_restore_the_memory_limit_exactly_after_any_number_of_builds(tmp_path, monkeypatch):
+    # DuckDB shows 4GB as "3.7 GiB"; restoring the shown text lost 0.1 GiB per build session
+    monkeypatch.setenv("PLAYER360_MEMORY_LIMIT", "4GB")
+
+    def limit(store: Store) -> str:
+        return store.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+
+    with Store(tmp_path / "s.duckdb") as store:
+        opened = limit(store)
+        for _ in range(3):
+            with store.build_session("1GB"):
+                with store.build_session("64MB"):
+                    assert limit(store) == "61.0 MiB"
+                assert limit(store) == "953.6 MiB"
+            assert limit(store) == opened
+        with pytest.raises(RuntimeError), store.settings(memory_limit="2GB", preserve_insertion_order=False):
+            raise RuntimeError("a failed block restores too")
+        assert limit(store) == opened
+        assert store.con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0] is True
