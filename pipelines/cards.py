@@ -76,9 +76,15 @@ def _mask_words(slots: int) -> int:
     return (slots + 63) // 64
 
 
-def _physical(name: str, kind: str, dicts: dict[str, list[str]]) -> pl.Expr:
+def _physical(name: str, kind: str, dicts: dict[str, list[str]], dtype: pl.DataType) -> pl.Expr:
     """A non-float column as the integer it is stored as (nulls as 0: the null bits say which)."""
     col = pl.col(name)
+    if kind == "str" and isinstance(dtype, pl.Enum):
+        # an Enum's codes mapped to the dictionary's by one gather: going through its strings would
+        # build and hash every label of the column again
+        index = {value: k for k, value in enumerate(dicts[name])}
+        codes = pl.Series([index.get(label, 0) for label in dtype.categories.to_list()], dtype=pl.Int64)
+        return pl.lit(codes).gather(col.to_physical()).fill_null(0).alias(name)
     if kind == "str":
         return col.cast(pl.String).cast(pl.Enum(dicts[name])).to_physical().cast(pl.Int64).fill_null(0)
     if kind in ("date", "ts"):
@@ -97,12 +103,15 @@ def pack(frame: pl.DataFrame, spec: dict[str, Any]) -> pa.Array:
         values = frame.select([pl.col(name).cast(pl.Float64).fill_null(0.0) for name, _, _ in floats])
         out[:, words:words + len(floats)] = values.to_numpy(order="fortran").view("<i8")
     if others:
-        values = frame.select([_physical(name, kind, spec["dicts"]) for name, kind, _ in others])
+        values = frame.select([_physical(name, kind, spec["dicts"], frame.schema[name]) for name, kind, _ in others])
         out[:, words + len(floats):] = values.to_numpy(order="fortran")
-    if slotted:
-        nulls = frame.select([pl.col(name).is_null() for name, _, _ in slotted]).to_numpy(order="fortran")
-        bits = np.packbits(nulls, axis=1, bitorder="little")
-        out.view(np.uint8)[:, :bits.shape[1]] = bits
+    # null bits of the columns that have nulls (a third of the metrics), set word by word
+    nullable = [(name, k) for name, _, k in slotted if frame.get_column(name).null_count()]
+    if nullable:
+        nulls = frame.select([pl.col(name).is_null() for name, _ in nullable]).to_numpy(order="fortran")
+        mask = out[:, :words].view(np.uint64)
+        for j, (_, k) in enumerate(nullable):
+            mask[:, k // 64] |= nulls[:, j].astype(np.uint64) << np.uint64(k % 64)
     width = out.shape[1] * 8
     offsets = np.arange(0, rows * width + 1, width, dtype=np.int64)
     return pa.Array.from_buffers(pa.large_binary(), rows, [None, pa.py_buffer(offsets), pa.py_buffer(out)])

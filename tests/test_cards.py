@@ -78,6 +78,9 @@ def test_every_kind_and_null_decodes_as_duckdb_returns_it(store):
         "flag": [True, False, None, True],
         "seen": [datetime(2026, 1, 1, 12, 30, 5, 123456), None, datetime(1960, 5, 1), datetime(2030, 1, 1)],
         "label": ["vip", None, "é ' \" \x1f", ""],
+        # an Enum packs by its codes: categories in another order than the dictionary's, one unused
+        "band": pl.Series(["low", None, "high", "low"], dtype=pl.Enum(["low", "unused", "high"])),
+        "tier": pl.Series(["b", "a", None, "b"], dtype=pl.Categorical),
         "small": pl.Series([1.5, None, 2.25, -3.0], dtype=pl.Float32),
         "nothing": pl.Series([None] * 4, dtype=pl.Null),
     })
