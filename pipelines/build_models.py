@@ -75,7 +75,10 @@ def churn_scores(wide: pl.DataFrame, cutoff: datetime, params: dict[str, Any] | 
     """(player_id, churn_probability) of the players in the model's population as of ``cutoff``."""
     if params is None:
         return None
-    active = wide.filter(pl.col("last_trip_at") > cutoff - timedelta(days=CHURN_ACTIVE_DAYS))
+    # only the model's columns are filtered: a filter of the whole wide frame copies 150 columns
+    features = [name for name in params["features"] if name in wide.columns]
+    active = (wide.select("player_id", "last_trip_at", *features)
+              .filter(pl.col("last_trip_at") > cutoff - timedelta(days=CHURN_ACTIVE_DAYS)))
     probability = pl.Series("churn_probability", predict_exported(params, active), dtype=pl.Float64)
     return active.select("player_id").with_columns(probability)
 
