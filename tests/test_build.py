@@ -71,3 +71,25 @@ def test_a_saved_scheme_version_is_used_by_the_next_build(demo_store):
 def test_build_without_events_is_a_clear_error(store):
     with pytest.raises(UserError, match="no events yet"):
         build(store, actor="t")
+
+
+def test_a_churn_model_the_data_cannot_support_is_skipped_with_the_reason(demo_store, monkeypatch):
+    # the churn model trains on a thread beside the other derived stages; its refusal must still
+    # reach the caller's progress display, from the caller's thread, and leave no churn scores
+    import functools
+    import threading
+
+    from pipelines import build_models
+
+    monkeypatch.setattr(build_models, "train_churn_model",
+                        functools.partial(build_models.train_churn_model, min_class=10**6))
+    said: list[tuple[str, bool]] = []
+    result = build(demo_store, actor="t",
+                   progress=lambda stage: said.append((stage, threading.current_thread() is threading.main_thread())))
+    assert result.status == "built"
+    skipped = [stage for stage, _ in said if stage.startswith("churn model skipped")]
+    assert len(skipped) == 1 and "churned and" in skipped[0], said
+    assert all(on_main for _, on_main in said)
+    assert demo_store.snapshot_dates("player_churn_model") == []
+    assert demo_store.sql("SELECT count(*) AS n FROM model_fits WHERE kind = 'churn'")["n"][0] == 0
+    assert demo_store.snapshot("player_clv").height > 0
