@@ -131,10 +131,12 @@ def build(store: Store, as_of: date | None = None, *, actor: str, role: str = "e
         say("deltas, segments, churn risk, insights; CLV scores"
             + (f"; fitting {' and '.join(fitting)} alongside" if fitting else ""))
         # The CLV scores and the churn training read neither the aggregates nor what derive makes, so
-        # they run on a thread meanwhile (Polars, scipy and scikit-learn release the GIL in their loops):
-        # 0.5 s less at 1M players, where each alone leaves part of the two cores idle.
+        # each runs on a thread of its own meanwhile (Polars, scipy and scikit-learn release the GIL
+        # in their loops): 0.5-0.8 s less at 1M players, where each alone leaves part of the two
+        # cores idle. (The churn training's one-thread BLAS limit is process-wide; the CLV fit's
+        # arrays are elementwise numpy and 4-parameter L-BFGS, which that limit does not change.)
         skipped: list[str] = []  # the progress display belongs to this thread
-        with ThreadPoolExecutor(1, thread_name_prefix="build-models") as pool:
+        with ThreadPoolExecutor(2, thread_name_prefix="build-models") as pool:
             clv_job = pool.submit(clv_scores, computed.clv_state, cutoff, clv_fit)
             churn_job = pool.submit(lambda: churn_fit["params"] if churn_fit
                                     else train_churn(computed.training, skipped.append))
