@@ -188,6 +188,7 @@ def incremental_pass(store: Store, base: dict[str, Any], cutoff: datetime, train
     )
 
 
-def first_visit(store: Store) -> datetime | None:
-    """The earliest visit or rated session in the store (the churn model's history check)."""
-    return store.first_event_ts(VISIT_EVENTS)
+def first_visit(store: Store, by: datetime | None = None) -> datetime | None:
+    """The earliest visit or rated session in the store (the churn model's history check; with
+    ``by``, any one at or before ``by`` will do: see ``Store.first_event_ts``)."""
+    return store.first_event_ts(VISIT_EVENTS, by=by)

@@ -52,7 +52,9 @@ def plan_training(store: Store, cutoff: datetime, say: Say) -> Training | None:
     """What the churn classifier trains on as of ``cutoff``; None (and why) when history is too short."""
     t0 = cutoff - timedelta(days=CHURN_HORIZON_DAYS)
     try:
-        check_history(first_visit(store), None, t0, CHURN_HORIZON_DAYS, CHURN_HORIZON_DAYS, data_end=cutoff)
+        # history reaching back far enough is one visit at or before that day, not the earliest
+        first = first_visit(store, by=t0 - timedelta(days=CHURN_HORIZON_DAYS))
+        check_history(first, None, t0, CHURN_HORIZON_DAYS, CHURN_HORIZON_DAYS, data_end=cutoff)
     except NotEnoughData as exc:
         say(f"churn model skipped: {exc}")
         return None

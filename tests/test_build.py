@@ -93,3 +93,25 @@ def test_a_churn_model_the_data_cannot_support_is_skipped_with_the_reason(demo_s
     assert demo_store.snapshot_dates("player_churn_model") == []
     assert demo_store.sql("SELECT count(*) AS n FROM model_fits WHERE kind = 'churn'")["n"][0] == 0
     assert demo_store.snapshot("player_clv").height > 0
+
+
+def test_the_churn_history_check_finds_one_early_visit_or_names_the_earliest(demo_store):
+    from datetime import datetime, timedelta
+
+    from pipelines.build_models import CHURN_HORIZON_DAYS, plan_training
+    from pipelines.derived.churn_training import VISIT_EVENTS
+
+    earliest = demo_store.first_event_ts(VISIT_EVENTS)
+    assert earliest == demo_store.sql(
+        "SELECT min(ts) AS t FROM events_current WHERE event_type IN ('visit', 'rating_slip')")["t"][0]
+    # before the earliest there is none: the earliest itself, which the refusal names
+    assert demo_store.first_event_ts(VISIT_EVENTS, by=earliest - timedelta(seconds=1)) == earliest
+    later = earliest + timedelta(days=30)
+    found = demo_store.first_event_ts(VISIT_EVENTS, by=later)
+    assert earliest <= found <= later
+    said: list[str] = []
+    short = datetime.combine((earliest + timedelta(days=2 * CHURN_HORIZON_DAYS - 1)).date(), datetime.min.time())
+    assert plan_training(demo_store, short, said.append) is None
+    assert len(said) == 1 and f"the visits start {earliest:%Y-%m-%d}" in said[0], said
+    long_enough = datetime.combine(END.date(), datetime.min.time())
+    assert plan_training(demo_store, long_enough, said.append) is not None and len(said) == 1
