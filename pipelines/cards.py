@@ -6,11 +6,14 @@ table of 132 columns answers a point read in 3.5 ms, compressed or not), so the 
 player's metrics and segments rows cost more than the 10 ms the whole 360 read may take. A card is
 one BLOB per table, found through an index on player_id: one short row instead of 136 columns.
 
-A packed row is ``n`` null bits (in whole 8-byte words) followed by ``n`` 8-byte little-endian
-values, one per column in the layout's slot order: DOUBLE for floats, BIGINT for everything else
-(integers, booleans, dates as days and timestamps as microseconds since 1970, strings as their index
-in the layout's dictionary of that column). Decoding gives the Python values DuckDB's ``fetchone`` gives
-for the same row of the snapshot table (a float's bits are kept, NaN included).
+A packed row is ``n`` null bits (in whole 8-byte words) followed by one little-endian value per
+column in the layout's slot order: first the ``wide`` 8-byte slots (DOUBLE for floats, then BIGINT
+for timestamps as microseconds since 1970 and integers beyond 32 bits), then 4-byte INTEGER slots
+for everything else (other integers, booleans, dates as days since 1970, strings as their index in
+the layout's dictionary of that column). Narrow slots make a card a quarter smaller, and the build
+writes a million cards. A layout without ``wide`` (written before narrow slots) has 8-byte slots
+only. Decoding gives the Python values DuckDB's ``fetchone`` gives for the same row of the snapshot
+table (a float's bits are kept, NaN included).
 """
 
 from __future__ import annotations
@@ -64,11 +67,28 @@ def layout(frame: pl.DataFrame, key: str = "player_id") -> dict[str, Any] | None
             return None
         dicts = {name: frame.get_column(name).cast(pl.String).drop_nulls().unique().sort().to_list()
                  for name in strings}
+    ints = [name for name, k in kinds.items() if k == "int"]
+    bounds = frame.select(pl.col(ints).min().name.suffix("_lo"), pl.col(ints).max().name.suffix("_hi")).row(
+        0, named=True) if ints else {}
+    wide = {name for name in ints if not _fits_i32(bounds[f"{name}_lo"], bounds[f"{name}_hi"])}
     order = ([n for n, k in kinds.items() if k == "f64"]
-             + [n for n, k in kinds.items() if k not in ("f64", "key", "null")])
+             + [n for n, k in kinds.items() if k == "ts" or n in wide]
+             + [n for n, k in kinds.items() if k in ("int", "bool", "date", "str") and n not in wide])
     slot = {name: k for k, name in enumerate(order)}
     return {"columns": [[name, kind, slot.get(name, -1)] for name, kind in kinds.items()], "dicts": dicts,
-            "floats": sum(k == "f64" for k in kinds.values()), "slots": len(order)}
+            "floats": sum(k == "f64" for k in kinds.values()), "slots": len(order),
+            "wide": sum(k == "f64" or k == "ts" or n in wide for n, k in kinds.items())}
+
+
+def _fits_i32(lo: int | None, hi: int | None) -> bool:
+    """Whether an integer column's values (None: all null) fit a 4-byte slot."""
+    return lo is None or (-(2**31) <= lo and hi < 2**31)
+
+
+def _widths(spec: dict[str, Any]) -> tuple[int, int, int]:
+    """(null-bit words, 8-byte slots, 4-byte slots) of a layout."""
+    wide = spec.get("wide", spec["slots"])
+    return _mask_words(spec["slots"]), wide, spec["slots"] - wide
 
 
 def _mask_words(slots: int) -> int:
@@ -96,23 +116,25 @@ def pack(frame: pl.DataFrame, spec: dict[str, Any]) -> pa.Array:
     """One packed row (BLOB) per row of ``frame``, in its row order, by the layout ``spec``. The
     caller packs a large frame slice by slice (memory: 8 bytes per value of the slice)."""
     slotted = sorted((c for c in spec["columns"] if c[2] >= 0), key=lambda c: c[2])
-    floats, others = slotted[:spec["floats"]], slotted[spec["floats"]:]
-    words, rows = _mask_words(spec["slots"]), frame.height
-    out = np.zeros((rows, words + len(slotted)), dtype="<i8")
+    words, wide, narrow = _widths(spec)
+    floats, longs, shorts = slotted[:spec["floats"]], slotted[spec["floats"]:wide], slotted[wide:]
+    rows, width = frame.height, 8 * (words + wide) + 4 * narrow
+    out = np.zeros((rows, width), dtype=np.uint8)
+    eights = out[:, :8 * (words + wide)].view("<i8")  # the mask words and the 8-byte slots
     if floats:
         values = frame.select([pl.col(name).cast(pl.Float64).fill_null(0.0) for name, _, _ in floats])
-        out[:, words:words + len(floats)] = values.to_numpy(order="fortran").view("<i8")
-    if others:
-        values = frame.select([_physical(name, kind, spec["dicts"], frame.schema[name]) for name, kind, _ in others])
-        out[:, words + len(floats):] = values.to_numpy(order="fortran")
+        eights[:, words:words + len(floats)] = values.to_numpy(order="fortran").view("<i8")
+    for part, dtype, at in ((longs, "<i8", 8 * (words + len(floats))), (shorts, "<i4", 8 * (words + wide))):
+        if part:
+            values = frame.select([_physical(name, kind, spec["dicts"], frame.schema[name]) for name, kind, _ in part])
+            out[:, at:at + values.width * np.dtype(dtype).itemsize].view(dtype)[:] = values.to_numpy(order="fortran")
     # null bits of the columns that have nulls (a third of the metrics), set word by word
     nullable = [(name, k) for name, _, k in slotted if frame.get_column(name).null_count()]
     if nullable:
         nulls = frame.select([pl.col(name).is_null() for name, _ in nullable]).to_numpy(order="fortran")
-        mask = out[:, :words].view(np.uint64)
+        mask = eights[:, :words].view(np.uint64)
         for j, (_, k) in enumerate(nullable):
             mask[:, k // 64] |= nulls[:, j].astype(np.uint64) << np.uint64(k % 64)
-    width = out.shape[1] * 8
     offsets = np.arange(0, rows * width + 1, width, dtype=np.int64)
     return pa.Array.from_buffers(pa.large_binary(), rows, [None, pa.py_buffer(offsets), pa.py_buffer(out)])
 
@@ -121,11 +143,12 @@ def unpack(blob: bytes, spec: dict[str, Any], key: Any) -> dict[str, Any]:
     """A packed row back as column -> Python value, as DuckDB returns the snapshot's row (``key``:
     the value of the key column, under which the card is stored)."""
     slots, dicts = spec["slots"], spec["dicts"]
-    words = _mask_words(slots)
+    words, wide, narrow = _widths(spec)
     nulls = np.unpackbits(np.frombuffer(blob, dtype=np.uint8, count=(slots + 7) // 8), count=slots,
                           bitorder="little").tolist()
-    ints = np.frombuffer(blob, dtype="<i8", count=slots, offset=8 * words).tolist()
-    floats = np.frombuffer(blob, dtype="<f8", count=slots, offset=8 * words).tolist()
+    ints = (np.frombuffer(blob, dtype="<i8", count=wide, offset=8 * words).tolist()
+            + np.frombuffer(blob, dtype="<i4", count=narrow, offset=8 * (words + wide)).tolist())
+    floats = np.frombuffer(blob, dtype="<f8", count=spec["floats"], offset=8 * words).tolist()
     row: dict[str, Any] = {}
     for name, kind, k in spec["columns"]:
         if kind == "key":

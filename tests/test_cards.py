@@ -225,3 +225,36 @@ def test_the_app_reads_the_same_rows_from_the_cards_within_the_users_scope(demo_
                 assert same_row(rows[table], expected), (principal.role, pid, table)
                 visible = principal.properties is None or pid in inside
                 assert (rows[table] is not None) == visible, (principal.role, pid, table)
+
+
+def test_cards_packed_before_narrow_slots_still_decode():
+    # a store's cards stay until its next build: those of the 8-byte-slot layout (no "wide" key),
+    # as that code packed them, decode unchanged
+    spec = {"columns": [["player_id", "key", -1], ["ratio", "f64", 0], ["visits", "int", 1], ["as_of", "date", 2],
+                        ["seen", "ts", 3], ["tier", "str", 4], ["flag", "bool", 5]],
+            "dicts": {"tier": ["vip"]}, "floats": 1, "slots": 6}
+    full = bytes.fromhex("0000000000000000000000000000e03f0300000000000000e74f00000000000040f34cf65e470600"
+                         "00000000000000000100000000000000")
+    empty = bytes.fromhex("3f" + "00" * 55)
+    assert cards.unpack(full, spec, "PL1") == {
+        "player_id": "PL1", "ratio": 0.5, "visits": 3, "as_of": date(2026, 1, 2),
+        "seen": datetime(2026, 1, 2, 3, 4, 5), "tier": "vip", "flag": True}
+    assert cards.unpack(empty, spec, "PL2") == {
+        "player_id": "PL2", "ratio": None, "visits": None, "as_of": None, "seen": None, "tier": None, "flag": None}
+
+
+def test_narrow_slots_hold_what_fits_32_bits_and_make_a_card_smaller():
+    frame = pl.DataFrame({
+        "player_id": ["PL1", "PL2"], "ratio": [0.5, 1.5], "visits": [3, 2**31 - 1], "big": [-(2**31) - 1, 0],
+        "as_of": [date(2026, 1, 2)] * 2, "seen": [datetime(2026, 1, 2)] * 2, "tier": ["vip", "low"],
+        "flag": [True, False],
+    })
+    spec = cards.layout(frame)
+    assert spec is not None
+    slot = {name: k for name, _, k in spec["columns"]}
+    # 8-byte slots: the float, the timestamp and the integer beyond 32 bits; the rest 4 bytes
+    assert spec["wide"] == 3 and {slot["ratio"], slot["seen"], slot["big"]} == {0, 1, 2}
+    blobs = cards.pack(frame, spec).to_pylist()
+    assert [len(b) for b in blobs] == [8 + 3 * 8 + 4 * 4] * 2  # against 8 + 7 * 8 before
+    assert cards.unpack(blobs[1], spec, "PL2")["visits"] == 2**31 - 1
+    assert cards.unpack(blobs[0], spec, "PL1")["big"] == -(2**31) - 1
