@@ -114,7 +114,7 @@ def _physical(name: str, kind: str, dicts: dict[str, list[str]], dtype: pl.DataT
 
 def pack(frame: pl.DataFrame, spec: dict[str, Any]) -> pa.Array:
     """One packed row (BLOB) per row of ``frame``, in its row order, by the layout ``spec``. The
-    caller packs a large frame slice by slice (memory: 8 bytes per value of the slice)."""
+    caller packs a large frame slice by slice (memory: at most 8 bytes per value of the slice)."""
     slotted = sorted((c for c in spec["columns"] if c[2] >= 0), key=lambda c: c[2])
     words, wide, narrow = _widths(spec)
     floats, longs, shorts = slotted[:spec["floats"]], slotted[spec["floats"]:wide], slotted[wide:]

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date
+import functools
+import threading
+from datetime import date, datetime, timedelta
 
 import polars as pl
 import pytest
 
 from metrics.segments import SpendingTiers
+from pipelines import build_models
 from pipelines.build import build
+from pipelines.build_models import CHURN_HORIZON_DAYS, plan_training
+from pipelines.derived.churn_training import VISIT_EVENTS
 from pipelines.errors import UserError
 from pipelines.ingest import ingest_file
 from tests.conftest import txn
@@ -76,11 +81,6 @@ def test_build_without_events_is_a_clear_error(store):
 def test_a_churn_model_the_data_cannot_support_is_skipped_with_the_reason(demo_store, monkeypatch):
     # the churn model trains on a thread beside the other derived stages; its refusal must still
     # reach the caller's progress display, from the caller's thread, and leave no churn scores
-    import functools
-    import threading
-
-    from pipelines import build_models
-
     monkeypatch.setattr(build_models, "train_churn_model",
                         functools.partial(build_models.train_churn_model, min_class=10**6))
     said: list[tuple[str, bool]] = []
@@ -96,11 +96,6 @@ def test_a_churn_model_the_data_cannot_support_is_skipped_with_the_reason(demo_s
 
 
 def test_the_churn_history_check_finds_one_early_visit_or_names_the_earliest(demo_store):
-    from datetime import datetime, timedelta
-
-    from pipelines.build_models import CHURN_HORIZON_DAYS, plan_training
-    from pipelines.derived.churn_training import VISIT_EVENTS
-
     earliest = demo_store.first_event_ts(VISIT_EVENTS)
     assert earliest == demo_store.sql(
         "SELECT min(ts) AS t FROM events_current WHERE event_type IN ('visit', 'rating_slip')")["t"][0]
