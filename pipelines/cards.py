@@ -71,13 +71,12 @@ def layout(frame: pl.DataFrame, key: str = "player_id") -> dict[str, Any] | None
     bounds = frame.select(pl.col(ints).min().name.suffix("_lo"), pl.col(ints).max().name.suffix("_hi")).row(
         0, named=True) if ints else {}
     wide = {name for name in ints if not _fits_i32(bounds[f"{name}_lo"], bounds[f"{name}_hi"])}
-    order = ([n for n, k in kinds.items() if k == "f64"]
-             + [n for n, k in kinds.items() if k == "ts" or n in wide]
-             + [n for n, k in kinds.items() if k in ("int", "bool", "date", "str") and n not in wide])
-    slot = {name: k for k, name in enumerate(order)}
+    floats = [n for n, k in kinds.items() if k == "f64"]
+    longs = [n for n, k in kinds.items() if k == "ts" or n in wide]
+    shorts = [n for n, k in kinds.items() if k in ("int", "bool", "date", "str") and n not in wide]
+    slot = {name: k for k, name in enumerate(floats + longs + shorts)}
     return {"columns": [[name, kind, slot.get(name, -1)] for name, kind in kinds.items()], "dicts": dicts,
-            "floats": sum(k == "f64" for k in kinds.values()), "slots": len(order),
-            "wide": sum(k == "f64" or k == "ts" or n in wide for n, k in kinds.items())}
+            "floats": len(floats), "slots": len(slot), "wide": len(floats) + len(longs)}
 
 
 def _fits_i32(lo: int | None, hi: int | None) -> bool:
