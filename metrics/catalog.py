@@ -47,7 +47,8 @@ Other definitions worth knowing:
 
 * a trip day is a gaming day (06:00 to 06:00, ``GAMING_DAY_START_HOURS``) with a visit or a slip;
 * cash in = buy-ins + markers (marker repayments settle credit and are not cash in);
-* rewards are matched issued -> redeemed/expired by the attrs ``reward_id``; rewards without an id
+* rewards are matched issued -> redeemed/expired by their ``reward_id`` (an :class:`Attribute`: a key
+  of the events' ``attrs`` JSON, shipped as a column of its own); rewards without an id
   are matched by count. A reward is *open* while neither redeemed nor expired and issued within
   ``REWARD_VALID_DAYS``; ``rewards_ignored = issued - redeemed - open`` (expired or lapsed);
 * ``recency_days`` and ``tenure_days`` are whole elapsed days (floor), null when unknown.
@@ -66,7 +67,8 @@ from typing import Any, Literal
 import polars as pl
 
 __all__ = [
-    "CATALOG", "CONTEXT_COLUMNS", "CONTRACT_COLUMNS", "GRAINS", "HEALTH_WEIGHTS", "Grain", "Metric",
+    "ATTRIBUTES", "Attribute", "CATALOG", "CONTEXT_COLUMNS", "CONTRACT_COLUMNS", "GRAINS", "HEALTH_WEIGHTS",
+    "Grain", "Metric",
     "Ratio", "Derived", "Rows", "UNIT_FORMATS", "aggregations", "catalog_frame", "derived_layers",
     "event_features", "fills", "grain_aggregations", "registry", "type_flag", "window_flag", "windows",
 ]
@@ -221,6 +223,31 @@ class Grain:
         return Rows(self.event_types, self.window)
 
 
+@dataclass(frozen=True)
+class Attribute:
+    """An event attribute metrics read as a column of its own: one key of the events' ``attrs`` JSON,
+    on the event types that carry it (null on every other event).
+
+    A reader of the store ships the column itself (extracted where the events are stored, so the
+    JSON never reaches Polars); events that come with ``attrs`` only get it from :meth:`from_attrs`.
+    """
+
+    name: str
+    key: str
+    event_types: tuple[str, ...]
+    description: str
+
+    @property
+    def path(self) -> str:
+        """The JSON path of the key in ``attrs``."""
+        return f"$.{self.key}"
+
+    def from_attrs(self) -> pl.Expr:
+        """The attribute parsed from the ``attrs`` JSON of its event types."""
+        return (pl.when(pl.col("event_type").is_in(self.event_types))
+                .then(pl.col("attrs").cast(pl.String).str.json_path_match(self.path)).alias(self.name))
+
+
 def _doc(fn: Callable[..., Any]) -> str:
     """A column function's one-line docstring: the metric's description."""
     doc = inspect.getdoc(fn)
@@ -329,8 +356,14 @@ def _days_between(later: pl.Expr, earlier: pl.Expr) -> pl.Expr:
 
 
 # ==================================================================================================
-# Grains
+# Attributes and grains
 # ==================================================================================================
+REWARD_ID = Attribute(
+    name="reward_id", key="reward_id", event_types=REWARDS,
+    description="The reward an issue, a redemption or an expiry belongs to.",
+)
+ATTRIBUTES: dict[str, Attribute] = {a.name: a for a in (REWARD_ID,)}
+
 GAME = Grain(
     name="game", description="Minutes played per game (rating slips).", key=pl.col("game"),
     event_types=(RATING_SLIP,),
@@ -359,7 +392,7 @@ REWARD = Grain(
         "Issued, settled (redeemed or expired) and recently issued rewards per reward_id (attrs); "
         "rewards without an id share one null-key row and are matched by count."
     ),
-    key=pl.col("attrs").str.json_path_match("$.reward_id"), event_types=REWARDS,
+    key=pl.col(REWARD_ID.name), event_types=REWARDS,
     measures=(
         pl.col(type_flag(REWARD_ISSUED)).sum().alias("issued"),
         (pl.col(type_flag(REWARD_REDEEMED)) | pl.col(type_flag(REWARD_EXPIRED))).sum().alias("settled"),

@@ -51,7 +51,7 @@ def changed_intervals(before: datetime, after: datetime,
 
 
 def fingerprint(catalog: dict[str, C.Metric] | None = None) -> str:
-    """A short hash of the metric and grain definitions (names, scopes, expressions, fills)."""
+    """A short hash of the metric, grain and attribute definitions (names, scopes, expressions, fills)."""
     catalog = C.CATALOG if catalog is None else catalog
     digest = hashlib.sha256()
     for m in catalog.values():
@@ -61,4 +61,6 @@ def fingerprint(catalog: dict[str, C.Metric] | None = None) -> str:
         g = C.GRAINS[name]
         digest.update(repr((g.name, str(g.key), g.event_types, g.window, [str(x) for x in g.measures],
                             g.measure_windows, g.drop_null_key)).encode())
+    for a in C.ATTRIBUTES.values():  # where the columns that metrics read come from
+        digest.update(repr((a.name, a.path, a.event_types)).encode())
     return digest.hexdigest()[:16]

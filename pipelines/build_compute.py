@@ -30,7 +30,7 @@ from pipelines.ahead import ahead
 from pipelines.derived.churn_training import VISIT_EVENTS, training_frame
 from pipelines.derived.clv import STATE_COLUMNS, clv_state
 from pipelines.derived.incremental import carry_forward
-from pipelines.derived.metrics import EVENT_INPUTS, aggregate_columns, attrs_event_types, player_aggregates
+from pipelines.derived.metrics import EVENT_INPUTS, aggregate_columns, event_attributes, player_aggregates
 from pipelines.store import Store
 from pipelines.store_derived import IdRange
 
@@ -78,7 +78,8 @@ class Computed:
 
 def _read(store: Store, **which: Any) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """(events, player master) of a range or a set of players."""
-    events = store.events_for(list(EVENT_INPUTS), attrs_types=attrs_event_types(), **which)
+    attributes = {name: (a.path, a.event_types) for name, a in event_attributes().items()}
+    events = store.events_for(list(EVENT_INPUTS), attributes=attributes, **which)
     return events.lazy(), store.players_for(**which).lazy()
 
 

@@ -13,7 +13,7 @@ where a hash bucket would rescan every row group once per shard. A range is take
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -79,27 +79,25 @@ class DerivedStore:
         return where, params
 
     def events_for(self, columns: Sequence[str], *, id_range: IdRange | None = None,
-                   players: pl.DataFrame | None = None, attrs_types: Sequence[str] | None = None) -> pl.DataFrame:
+                   players: pl.DataFrame | None = None,
+                   attributes: Mapping[str, tuple[str, Sequence[str]]] | None = None) -> pl.DataFrame:
         """Current events (corrections applied, merges resolved) of a player range or of some players.
 
-        ``attrs`` is shipped only for the event types in ``attrs_types`` (None: every event): it is
-        the widest column and only a few metrics read it.
+        ``attributes``: name -> (JSON path, event types) of keys of ``attrs`` shipped as columns of
+        their own, extracted here for those event types (null on the others), so that a reader that
+        needs a key or two of the widest column does not get the whole JSON.
         """
-        wanted = [c for c in columns if c in S.EVENT_COLUMNS]
-        types = list(attrs_types) if attrs_types is not None else None
-
-        def column(name: str) -> str:
-            if name != "attrs":
-                return name
-            if types is None:
-                return "CAST(attrs AS VARCHAR) AS attrs"
-            return "CASE WHEN list_contains(?::VARCHAR[], event_type) THEN CAST(attrs AS VARCHAR) END AS attrs"
-
-        select = ", ".join(column(c) for c in wanted)
+        select = [f"CAST({c} AS VARCHAR) AS {c}" if c == "attrs" else c for c in columns if c in S.EVENT_COLUMNS]
+        head: list[Any] = []
+        for name, (path, types) in (attributes or {}).items():
+            if not name.isidentifier() or name in S.EVENT_COLUMNS:
+                raise ValueError(f"not an attribute column name: {name!r}")
+            select.append(f"CASE WHEN list_contains(?::VARCHAR[], event_type) THEN json_extract_string(attrs, ?) END "
+                          f"AS {name}")
+            head += [list(types), path]
         where, params = self._selected(id_range, players)
-        head = [types] if "attrs" in wanted and types is not None else []
         try:
-            return self.sql(f"SELECT {select} FROM {S.EVENTS_CURRENT} WHERE {where}", head + params)
+            return self.sql(f"SELECT {', '.join(select)} FROM {S.EVENTS_CURRENT} WHERE {where}", head + params)
         finally:
             if players is not None:
                 self.con.unregister("_wanted")

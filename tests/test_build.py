@@ -14,6 +14,7 @@ from pipelines import build_models
 from pipelines.build import build
 from pipelines.build_models import CHURN_HORIZON_DAYS, plan_training
 from pipelines.derived.churn_training import VISIT_EVENTS
+from pipelines.derived.metrics import event_attributes
 from pipelines.errors import UserError
 from pipelines.ingest import ingest_file
 from tests.conftest import txn
@@ -39,6 +40,23 @@ def test_build_writes_one_row_per_player_per_table(demo_store):
     clv = demo_store.snapshot("player_clv")
     assert clv.height > 0 and clv["p_alive"].drop_nulls().is_between(0, 1).all()
     assert (clv["expected_value"].drop_nulls() >= 0).all()
+
+
+def test_the_store_ships_the_attributes_metrics_read_as_polars_parses_them(demo_store):
+    """``reward_id`` extracted from ``attrs`` by DuckDB (what the build reads) is what Polars parses
+    from the same JSON (what events that bring only ``attrs`` get)."""
+    read = event_attributes()
+    shipped = demo_store.events_for(["event_id", "event_type"], attributes={n: (a.path, a.event_types) for n, a in read.items()})
+    parsed = demo_store.events_for(["event_id", "event_type", "attrs"]).select(
+        "event_id", *(a.from_attrs() for a in read.values()))
+    both = shipped.join(parsed, on="event_id", how="full", suffix="_parsed")
+    assert both.height == shipped.height == parsed.height
+    for name in read:
+        assert both[name].equals(both[f"{name}_parsed"].rename(name))
+        assert both.filter(pl.col(name).is_not_null())["event_type"].is_in(read[name].event_types).all()
+    assert both["reward_id"].drop_nulls().n_unique() > 10
+    with pytest.raises(ValueError, match="not an attribute column"):
+        demo_store.events_for(["event_id"], attributes={"ts": ("$.ts", ["visit"])})
 
 
 def test_unchanged_events_make_a_no_op(demo_store):

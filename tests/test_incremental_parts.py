@@ -14,7 +14,7 @@ from metrics.churn_export import export_logistic, predict_exported
 from metrics.churn_model import train_churn_model
 from metrics.incremental import changed_intervals, edge_distances, fingerprint
 from pipelines.derived.incremental import carry_forward
-from pipelines.derived.metrics import aggregate_columns, attrs_event_types, finish_metrics, player_aggregates, player_metrics
+from pipelines.derived.metrics import aggregate_columns, event_attributes, finish_metrics, player_aggregates, player_metrics
 from pipelines.ingest import ingest_file
 from tests.conftest import txn
 
@@ -67,7 +67,23 @@ def test_player_metrics_is_aggregates_then_finish():
     parts = finish_metrics(player_aggregates(events, as_of), as_of).collect().sort("player_id")
     assert whole.equals(parts)
     assert player_aggregates(events, as_of).collect_schema().names() == aggregate_columns()
-    assert attrs_event_types() == ("reward_expired", "reward_issued", "reward_redeemed")
+    assert list(event_attributes()) == ["reward_id"]
+
+
+def test_an_attribute_shipped_as_a_column_or_parsed_from_attrs_gives_the_same_aggregates():
+    """The store ships ``reward_id`` (of reward events only) as a column; events that bring only
+    ``attrs`` get it parsed. Either way the same metrics, and another event type's key is ignored."""
+    ts = [datetime(2025, 1, d) for d in (1, 2, 3, 4, 5, 6)]
+    attrs = ['{"reward_id": "R1", "reward_type": "comp"}', '{"reward_id": "R1"}', '{"reward_type": "comp"}',
+             '{"reward_id": 7}', '{"reward_id": "R9"}', None]
+    types = ["reward_issued", "reward_redeemed", "reward_issued", "reward_issued", "campaign_contact", "reward_issued"]
+    raw = pl.LazyFrame({"player_id": ["a"] * 6, "ts": ts, "event_type": types, "attrs": attrs})
+    shipped = raw.with_columns(reward_id=pl.Series([
+        "R1", "R1", None, "7", None, None])).drop("attrs")
+    as_of = datetime(2025, 1, 10)
+    parsed = player_aggregates(raw, as_of).collect()
+    assert parsed.equals(player_aggregates(shipped, as_of).collect())
+    assert parsed.select("rewards_issued", "rewards_redeemed", "rewards_open").row(0) == (4, 1, 3)
 
 
 def test_carry_forward_keeps_unchanged_rows_replaces_changed_and_drops_vanished():
