@@ -32,6 +32,7 @@ PACKAGES = ("pipelines", "metrics", "app")
 CHILD = """
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
+import pipelines
 from pipelines.build import build
 from pipelines.store import Store
 marks = []
@@ -42,7 +43,8 @@ with Store(sys.argv[2]) as store:
     marks.append((wall, "before the first stage"))
     build(store, actor="bench-ab", force=True, full=True, refit=True, progress=progress)
     marks.append((time.perf_counter(), "end"))
-    print(json.dumps({"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu, "marks": marks}))
+    print(json.dumps({"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu, "marks": marks,
+                      "source": pipelines.__file__}))
 """
 
 
@@ -70,6 +72,8 @@ def run_build(tree: Path, db: Path) -> dict:
     if done.returncode != 0:
         raise SystemExit(f"the build of {tree} failed:\n{done.stderr[-2000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
+    if not Path(result["source"]).resolve().is_relative_to(tree.resolve()):  # an installed copy won
+        raise SystemExit(f"the build meant to run {tree} imported {result['source']}")
     return {"wall": result["wall"], "cpu": result["cpu"], "stages": stage_times(result["marks"])}
 
 
